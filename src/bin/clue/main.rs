@@ -1,0 +1,198 @@
+//! `clue`: the native command line of clue-wasm — serve the page, rescore predictions made
+//! anywhere, benchmark. The browser uses the library through `src/web`, so on wasm32 this binary
+//! is empty.
+
+#[cfg(not(target_arch = "wasm32"))]
+mod bench;
+#[cfg(not(target_arch = "wasm32"))]
+mod score;
+#[cfg(not(target_arch = "wasm32"))]
+mod serve;
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    use clap::Parser;
+    cli::Cli::parse().run()
+}
+
+/// The command line is native only: the page drives the library through `src/web` instead.
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod cli {
+    use std::net::IpAddr;
+    use std::path::PathBuf;
+    use std::process::ExitCode;
+
+    use clap::{Parser, Subcommand, ValueEnum};
+    use clue::data::TaskId;
+    use clue::tasks::{ChatStyle, Profile, ReadingMode};
+
+    /// The CLUE clinical benchmark, natively and in the browser.
+    #[derive(Parser)]
+    #[command(name = "clue", version, about)]
+    pub struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(Subcommand)]
+    enum Command {
+        /// Serve the evaluation page (www/ and pkg/) with the headers WebAssembly and
+        /// WebGPU need.
+        Serve {
+            /// Address to listen on; the page holds no secrets, but keep it local unless you
+            /// mean to share it.
+            #[arg(long, default_value = "127.0.0.1")]
+            host: IpAddr,
+            /// Port to listen on (0 picks a free one).
+            #[arg(long, default_value_t = 8080)]
+            port: u16,
+            /// The repository root holding www/, pkg/ and models/.
+            #[arg(long, default_value = ".")]
+            root: PathBuf,
+        },
+        /// Score predictions made anywhere against an official CLUE file.
+        ///
+        /// The predictions file has one JSON object per line, `{"id": ..., "prediction":
+        /// "..."}`, with the ids the dataset's requests have (the file's own id column, else
+        /// the 0-based row; LongHealth `patient/No/tT/iI`). A samples file of a run works too.
+        Score {
+            /// The task; detected from the file's content when left out.
+            #[arg(long, value_parser = parse_task)]
+            task: Option<TaskId>,
+            /// The official data file (MedNLI JSONL, MeQSum xlsx, Problem Summary CSV,
+            /// LongHealth JSON, MeDiSumQA / MeDiSumCode JSON or JSONL).
+            #[arg(long)]
+            data: PathBuf,
+            /// The predictions (JSON Lines).
+            #[arg(long)]
+            predictions: PathBuf,
+            /// Which reference version's few-shot rows and answer reading to reproduce.
+            #[arg(long, default_value = "paper-2024-06", value_parser = parse_profile)]
+            profile: Profile,
+            /// How answers are read: CLUE-strict (published numbers) or flexible.
+            #[arg(long, value_enum, default_value_t = Mode::Strict)]
+            mode: Mode,
+            /// Reproduce the reference code's known quirks (first example counted twice,
+            /// Problem Summary's trailing ", ").
+            #[arg(long)]
+            compat: bool,
+            /// The model's Hugging Face name (the reference treats Phi and Llama-3 specially).
+            #[arg(long, default_value = "")]
+            model_name: String,
+            /// The model's chat style, which decides the few-shot layout.
+            #[arg(long, value_enum, default_value_t = Style::SystemRole)]
+            chat_style: Style,
+            /// Seed of the bootstrap confidence intervals.
+            #[arg(long, default_value_t = 0)]
+            seed: u64,
+            /// Bootstrap resamples (0: no intervals).
+            #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=100_000))]
+            resamples: u64,
+            /// Print one JSON object (fractions in [0, 1]) instead of the table.
+            #[arg(long)]
+            json: bool,
+        },
+        /// Measure throughput.
+        Bench {
+            #[command(subcommand)]
+            what: Bench,
+        },
+    }
+
+    #[derive(Subcommand)]
+    enum Bench {
+        /// ROUGE-1/2/L/Lsum pairs per second on a MeQSum file (Summary vs CHQ).
+        Rouge {
+            /// The MeQSum xlsx.
+            #[arg(
+                long,
+                default_value = "../shared/data/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
+            )]
+            data: PathBuf,
+            /// Keep scoring for at least this many seconds.
+            #[arg(long, default_value_t = 2.0)]
+            seconds: f64,
+        },
+    }
+
+    #[derive(Clone, Copy, ValueEnum)]
+    enum Mode {
+        Strict,
+        Flexible,
+    }
+
+    #[derive(Clone, Copy, ValueEnum)]
+    enum Style {
+        SystemRole,
+        NoSystemRole,
+        BaseModel,
+    }
+
+    fn parse_task(name: &str) -> Result<TaskId, String> {
+        TaskId::parse(name).ok_or_else(|| {
+            let known: Vec<&str> = TaskId::ALL.iter().map(|t| t.as_str()).collect();
+            format!("unknown task {name:?} (one of {})", known.join(", "))
+        })
+    }
+
+    fn parse_profile(name: &str) -> Result<Profile, String> {
+        Profile::parse(name).ok_or_else(|| {
+            let known: Vec<&str> = Profile::ALL.iter().map(|p| p.as_str()).collect();
+            format!("unknown profile {name:?} (one of {})", known.join(", "))
+        })
+    }
+
+    impl Cli {
+        /// Runs the chosen command; errors are printed with their cause and exit code 1.
+        pub fn run(self) -> ExitCode {
+            let outcome = match self.command {
+                Command::Serve { host, port, root } => super::serve::run(host, port, &root),
+                Command::Score {
+                    task,
+                    data,
+                    predictions,
+                    profile,
+                    mode,
+                    compat,
+                    model_name,
+                    chat_style,
+                    seed,
+                    resamples,
+                    json,
+                } => super::score::run(super::score::ScoreArgs {
+                    task,
+                    data: &data,
+                    predictions: &predictions,
+                    profile,
+                    mode: match mode {
+                        Mode::Strict => ReadingMode::Strict,
+                        Mode::Flexible => ReadingMode::Flexible,
+                    },
+                    compat,
+                    model_name,
+                    chat_style: match chat_style {
+                        Style::SystemRole => ChatStyle::SystemRole,
+                        Style::NoSystemRole => ChatStyle::NoSystemRole,
+                        Style::BaseModel => ChatStyle::BaseModel,
+                    },
+                    seed,
+                    resamples: resamples as usize,
+                    json,
+                }),
+                Command::Bench {
+                    what: Bench::Rouge { data, seconds },
+                } => super::bench::rouge(&data, seconds),
+            };
+            match outcome {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(message) => {
+                    eprintln!("clue: {message}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! `clue score`: rescoring predictions made anywhere against an official CLUE file, printed as
+//! a table (task, metric, value, 95% CI; Level 1 and Level 2) or as one JSON object.
+
+use std::path::Path;
+
+use clue::data::{self, TaskId};
+use clue::eval::{self, Rescored};
+use clue::metrics::aggregate::{AggregateOptions, ComposedScore};
+use clue::tasks::{ChatStyle, Profile, ReadingMode, TaskSettings};
+
+/// What `clue score` was asked to do, validated.
+pub struct ScoreArgs<'a> {
+    pub task: Option<TaskId>,
+    pub data: &'a Path,
+    pub predictions: &'a Path,
+    pub profile: Profile,
+    pub mode: ReadingMode,
+    pub compat: bool,
+    pub model_name: String,
+    pub chat_style: ChatStyle,
+    pub seed: u64,
+    pub resamples: usize,
+    pub json: bool,
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Runs the rescoring and prints it.
+pub fn run(args: ScoreArgs<'_>) -> Result<(), String> {
+    let data_name = args.data.display().to_string();
+    let predictions_name = args.predictions.display().to_string();
+    let dataset =
+        data::read(&data_name, &read_file(args.data)?, args.task).map_err(|e| e.to_string())?;
+    let predictions = eval::read_predictions(&predictions_name, &read_file(args.predictions)?)
+        .map_err(|e| e.to_string())?;
+    let settings = TaskSettings {
+        profile: args.profile,
+        chat_style: args.chat_style,
+        model_name: args.model_name,
+        compat: args.compat,
+        ..TaskSettings::default()
+    };
+    let mut aggregation = AggregateOptions {
+        seed: args.seed,
+        resamples: args.resamples,
+        ..AggregateOptions::default()
+    };
+    if args.compat {
+        aggregation = aggregation
+            .with_clue_compat(args.profile.as_str())
+            .map_err(|e| e.to_string())?;
+    }
+    let rescored = eval::rescore(
+        &dataset,
+        &predictions_name,
+        &predictions,
+        &settings,
+        args.mode,
+        &aggregation,
+    )
+    .map_err(|e| e.to_string())?;
+    let text = if args.json {
+        serde_json::to_string_pretty(&rescored).map_err(|e| e.to_string())? + "\n"
+    } else {
+        table(&rescored)
+    };
+    print_out(&text)
+}
+
+/// Writes to stdout; a reader that stopped early (`| head`) is not an error.
+pub fn print_out(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("stdout: {e}")),
+        _ => Ok(()),
+    }
+}
+
+fn percent(x: f64) -> String {
+    format!("{:.2}", 100.0 * x)
+}
+
+fn composed<P: std::fmt::Display>(score: &ComposedScore<P>) -> String {
+    match (score.score, score.partial_score) {
+        (Some(s), _) => percent(s),
+        (None, partial) => {
+            let missing: Vec<String> = score.not_computed.iter().map(|p| p.to_string()).collect();
+            let partial = partial
+                .map(|p| format!("; partial {}", percent(p)))
+                .unwrap_or_default();
+            format!("not computed (missing {}{partial})", missing.join(", "))
+        }
+    }
+}
+
+/// The score table: one row per metric with its 95% CI, the task score, and the levels.
+pub fn table(rescored: &Rescored) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "{:<12} {:<14} {:>8}  {:<17} {:>5}\n",
+        "task", "metric", "value %", "95% CI", "n"
+    ));
+    for (task, score) in &rescored.results.tasks {
+        for (metric, value) in &score.metrics {
+            let ci = score
+                .ci95
+                .get(metric)
+                .map(|[lo, hi]| format!("[{}, {}]", percent(*lo), percent(*hi)))
+                .unwrap_or_default();
+            let n = score.metric_n.get(metric).copied().unwrap_or(score.n);
+            out.push_str(&format!(
+                "{:<12} {:<14} {:>8}  {:<17} {:>5}\n",
+                task.as_str(),
+                metric.as_str(),
+                percent(*value),
+                ci,
+                n
+            ));
+        }
+        match (score.composed.score, score.score_ci95) {
+            (Some(value), ci) => out.push_str(&format!(
+                "{:<12} {:<14} {:>8}  {:<17} {:>5}\n",
+                task.as_str(),
+                "task score",
+                percent(value),
+                ci.map(|[lo, hi]| format!("[{}, {}]", percent(lo), percent(hi)))
+                    .unwrap_or_default(),
+                score.n
+            )),
+            (None, _) => out.push_str(&format!(
+                "{:<12} {:<14} {}\n",
+                task.as_str(),
+                "task score",
+                composed(&score.composed)
+            )),
+        }
+        if score.compat_double_first {
+            out.push_str(&format!(
+                "{:<12} (compat: means count the first sample twice, as the reference does)\n",
+                ""
+            ));
+        }
+        if let Some(missing) = rescored.unanswered.get(task).filter(|m| !m.is_empty()) {
+            out.push_str(&format!(
+                "{:<12} {} request(s) had no prediction and are not scored (first: {})\n",
+                "",
+                missing.len(),
+                missing[0]
+            ));
+        }
+        if let Some(ignored) = rescored
+            .few_shot_ignored
+            .get(task)
+            .filter(|m| !m.is_empty())
+        {
+            out.push_str(&format!(
+                "{:<12} {} prediction(s) for few-shot rows set aside (not evaluated, as in CLUE)\n",
+                "",
+                ignored.len()
+            ));
+        }
+    }
+    let levels = &rescored.results.levels;
+    out.push_str(&format!("Level 1      {}\n", composed(&levels.level1)));
+    out.push_str(&format!("Level 2      {}\n", composed(&levels.level2)));
+    out
+}

@@ -1,0 +1,184 @@
+//! The runner's scoring half: predictions made anywhere are joined to the requests a dataset
+//! yields, read as CLUE reads answers, scored per sample and aggregated. `clue score` and the
+//! page's Rescore mode both go through [`rescore`].
+
+mod predictions;
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+
+use crate::data::{DataError, Dataset, TaskId};
+use crate::metrics::SampleScores;
+use crate::metrics::aggregate::{AggregateOptions, Results, aggregate};
+use crate::tasks::{
+    Prediction, ReadingMode, TaskError, TaskSettings, TokenCounter, build_requests,
+    read_prediction, score,
+};
+pub use predictions::{PredictionLine, PredictionsError, read_predictions};
+
+/// Why a rescoring could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    /// The dataset file is malformed.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// The predictions file is malformed.
+    #[error(transparent)]
+    Predictions(#[from] PredictionsError),
+    /// Requests could not be built or a prediction not scored.
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    /// A prediction answers a request the dataset does not yield.
+    #[error("{file}, line {line}, field \"id\": {id:?} is not a request of this {task} file{hint}")]
+    UnknownId {
+        /// The predictions file.
+        file: String,
+        /// Its line.
+        line: usize,
+        /// The unknown id.
+        id: String,
+        /// The task being scored.
+        task: TaskId,
+        /// What ids of this task look like, where that helps.
+        hint: String,
+    },
+    /// Not one prediction matched a request.
+    #[error("{file}: no prediction matches a request of the {task} file")]
+    NothingMatched {
+        /// The predictions file.
+        file: String,
+        /// The task being scored.
+        task: TaskId,
+    },
+}
+
+/// One scored prediction, for the per-sample records.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoredSample {
+    /// The task.
+    pub task: TaskId,
+    /// The request id.
+    pub id: String,
+    /// The raw output, its cleaned text, the answer read and how.
+    pub prediction: Prediction,
+    /// The sample's metrics (fractions).
+    pub metrics: SampleScores,
+}
+
+/// Rescoring's outcome: the aggregate, the scored samples, and what had no prediction.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rescored {
+    /// Task and level scores with confidence intervals.
+    #[serde(flatten)]
+    pub results: Results,
+    /// Per task, the ids of requests that had no prediction (they are not scored; the task's
+    /// `n` counts only the answered ones).
+    pub unanswered: BTreeMap<TaskId, Vec<String>>,
+    /// Per task, the ids of predictions for rows the profile uses as few-shot examples; they
+    /// are not evaluated (the reference removes them from the evaluated rows).
+    pub few_shot_ignored: BTreeMap<TaskId, Vec<String>>,
+    /// The scored samples in request order.
+    #[serde(skip)]
+    pub samples: Vec<ScoredSample>,
+}
+
+/// Stands in for the model's tokenizer where only the requests' ids and references matter:
+/// LongHealth's token budget shapes which documents a prompt holds, never a request's id or gold
+/// answer, so rescoring can build requests without the model. Roughly 4 characters a token.
+struct NoTokenizer;
+
+impl TokenCounter for NoTokenizer {
+    fn count(&self, text: &str) -> usize {
+        text.chars().count().div_ceil(4)
+    }
+    fn truncate_right(&self, text: &str, max_tokens: usize) -> String {
+        text.chars().take(max_tokens * 4).collect()
+    }
+    fn truncate_left(&self, text: &str, max_tokens: usize) -> String {
+        let skip = text.chars().count().saturating_sub(max_tokens * 4);
+        text.chars().skip(skip).collect()
+    }
+}
+
+/// Scores `predictions` (from the file named `predictions_file`) against the requests that
+/// `dataset` yields under `settings`, reading answers in `mode`, and aggregates with
+/// `aggregation`. A prediction for an id the dataset does not hold is an error (it usually
+/// means the wrong file); predictions for the profile's few-shot rows are set aside and listed;
+/// requests without a prediction are listed as unanswered.
+pub fn rescore(
+    dataset: &Dataset,
+    predictions_file: &str,
+    predictions: &[PredictionLine],
+    settings: &TaskSettings,
+    mode: ReadingMode,
+    aggregation: &AggregateOptions,
+) -> Result<Rescored, EvalError> {
+    let requests = build_requests(dataset, settings, &NoTokenizer)?;
+    let index: HashMap<&str, usize> = requests
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.as_str(), i))
+        .collect();
+    let mut answers: Vec<Option<&PredictionLine>> = vec![None; requests.len()];
+    let mut few_shot = Vec::new();
+    for line in predictions {
+        match index.get(line.id.as_str()) {
+            Some(&i) => answers[i] = Some(line),
+            // Rows that serve as few-shot examples are not evaluated, as in the reference.
+            None if dataset.examples.iter().any(|e| e.id == line.id) => {
+                few_shot.push(line.id.clone());
+            }
+            None => {
+                let hint = if dataset.task == TaskId::LongHealth {
+                    " (LongHealth ids have the form patient/No/tTASK/iITERATION)"
+                } else {
+                    ""
+                };
+                return Err(EvalError::UnknownId {
+                    file: predictions_file.to_string(),
+                    line: line.line,
+                    id: line.id.clone(),
+                    task: dataset.task,
+                    hint: hint.to_string(),
+                });
+            }
+        }
+    }
+
+    let mut samples = Vec::new();
+    let mut unanswered = Vec::new();
+    for (request, answer) in requests.iter().zip(&answers) {
+        let Some(answer) = answer else {
+            unanswered.push(request.id.clone());
+            continue;
+        };
+        let prediction = read_prediction(request, &answer.prediction, settings, mode);
+        let metrics = score(&prediction, &request.reference)?;
+        samples.push(ScoredSample {
+            task: request.task,
+            id: request.id.clone(),
+            prediction,
+            metrics,
+        });
+    }
+    if samples.is_empty() {
+        return Err(EvalError::NothingMatched {
+            file: predictions_file.to_string(),
+            task: dataset.task,
+        });
+    }
+    let per_task = BTreeMap::from([(
+        dataset.task,
+        samples
+            .iter()
+            .map(|s| s.metrics.clone())
+            .collect::<Vec<_>>(),
+    )]);
+    Ok(Rescored {
+        results: aggregate(&per_task, aggregation),
+        unanswered: BTreeMap::from([(dataset.task, unanswered)]),
+        few_shot_ignored: BTreeMap::from([(dataset.task, few_shot)]),
+        samples,
+    })
+}

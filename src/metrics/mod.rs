@@ -1,0 +1,9 @@
+//! Per-example metrics (accuracy, ROUGE, ICD-10 code matching) and their aggregation into task
+//! scores, confidence intervals and CLUE's Level 1 and Level 2.
+
+pub mod aggregate;
+pub mod icd10;
+mod metric;
+pub mod rouge;
+
+pub use metric::{Metric, Prf, SampleScores};

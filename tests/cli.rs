@@ -1,0 +1,239 @@
+//! The `clue` command as a user runs it: `score` on the real MeQSum file, its errors, and
+//! `serve`'s headers.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const MEQSUM: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/data/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
+);
+
+fn clue() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_clue"))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("clue-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Predictions that copy each row's reference summary, so ROUGE must be exactly 1.
+fn perfect_meqsum_predictions(path: &Path) {
+    let bytes = std::fs::read(MEQSUM).unwrap();
+    let dataset = clue::data::read("meqsum.xlsx", &bytes, None).unwrap();
+    let mut out = String::new();
+    for example in &dataset.examples {
+        let clue::data::Record::MeqSum(inquiry) = &example.record else {
+            panic!("not a MeQSum row");
+        };
+        let line = serde_json::json!({"id": example.id, "prediction": inquiry.summary});
+        out.push_str(&format!("{line}\n"));
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn score_prints_json_for_the_real_meqsum_file() {
+    let predictions = scratch("perfect.jsonl");
+    perfect_meqsum_predictions(&predictions);
+    let output = clue()
+        .args([
+            "score",
+            "--task",
+            "meqsum",
+            "--data",
+            MEQSUM,
+            "--json",
+            "--predictions",
+        ])
+        .arg(&predictions)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let meqsum = &json["tasks"]["meqsum"];
+    // The paper profile's three few-shot rows are not evaluated.
+    assert_eq!(meqsum["n"], 997);
+    for metric in ["rouge1", "rouge2", "rougeL", "rougeLsum"] {
+        assert_eq!(meqsum["metrics"][metric], 1.0, "{metric}");
+        assert_eq!(
+            meqsum["ci95"][metric],
+            serde_json::json!([1.0, 1.0]),
+            "{metric}"
+        );
+    }
+    // BERTScore is not computed here, so the task score is not either: null, never 0.
+    assert_eq!(meqsum["score"], serde_json::Value::Null);
+    assert_eq!(meqsum["not_computed"], serde_json::json!(["bertscore_f1"]));
+    assert_eq!(
+        json["few_shot_ignored"]["meqsum"].as_array().unwrap().len(),
+        3
+    );
+    assert_eq!(json["levels"]["level1"]["score"], serde_json::Value::Null);
+}
+
+#[test]
+fn score_prints_a_table() {
+    let predictions = scratch("table.jsonl");
+    perfect_meqsum_predictions(&predictions);
+    let output = clue()
+        .args([
+            "score",
+            "--data",
+            MEQSUM,
+            "--resamples",
+            "50",
+            "--predictions",
+        ])
+        .arg(&predictions)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let table = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        table.contains("meqsum       rouge1           100.00  [100.00, 100.00]"),
+        "{table}"
+    );
+    assert!(
+        table.contains("not computed (missing bertscore_f1"),
+        "{table}"
+    );
+    assert!(table.contains("Level 1"), "{table}");
+}
+
+#[test]
+fn score_errors_name_the_file_line_and_field() {
+    let predictions = scratch("bad.jsonl");
+    std::fs::write(&predictions, "{\"id\": \"14348.txt\", \"prediction\": \"x\"}\n{\"id\": \"nope\", \"prediction\": \"x\"}\n").unwrap();
+    let output = clue()
+        .args(["score", "--data", MEQSUM, "--predictions"])
+        .arg(&predictions)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "bad.jsonl, line 2, field \"id\": \"nope\" is not a request of this meqsum file"
+        ),
+        "{stderr}"
+    );
+
+    let output = clue()
+        .args(["score", "--data", "no/such/file.jsonl", "--predictions"])
+        .arg(&predictions)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no/such/file.jsonl"));
+
+    let output = clue()
+        .args([
+            "score",
+            "--data",
+            MEQSUM,
+            "--profile",
+            "paper",
+            "--predictions",
+        ])
+        .arg(&predictions)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown profile \"paper\""));
+}
+
+/// Kills the server when the test ends, whatever happens.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn get(address: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let head_end = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    String::from_utf8_lossy(&response[..head_end]).to_lowercase()
+}
+
+#[test]
+fn serve_sends_the_page_with_isolation_headers_and_wasm_mime_type() {
+    let root = scratch("site");
+    std::fs::create_dir_all(root.join("www")).unwrap();
+    std::fs::create_dir_all(root.join("pkg")).unwrap();
+    std::fs::write(
+        root.join("www/index.html"),
+        "<!doctype html><title>t</title>",
+    )
+    .unwrap();
+    std::fs::write(root.join("pkg/clue.js"), "export default 1;").unwrap();
+    std::fs::write(root.join("pkg/clue_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let child = clue()
+        .args(["serve", "--port", "0", "--root"])
+        .arg(&root)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    let mut line = String::new();
+    BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("Serving the CLUE page at http://")
+        .and_then(|rest| rest.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+
+    let wasm = get(&address, "/pkg/clue_bg.wasm");
+    assert!(wasm.starts_with("http/1.1 200"), "{wasm}");
+    assert!(wasm.contains("content-type: application/wasm"), "{wasm}");
+    assert!(
+        wasm.contains("cross-origin-opener-policy: same-origin"),
+        "{wasm}"
+    );
+    assert!(
+        wasm.contains("cross-origin-embedder-policy: require-corp"),
+        "{wasm}"
+    );
+    let page = get(&address, "/");
+    assert!(page.contains("content-type: text/html"), "{page}");
+    assert!(get(&address, "/missing").starts_with("http/1.1 404"));
+}
+
+#[test]
+fn serve_refuses_a_root_without_the_page() {
+    let root = scratch("empty-root");
+    std::fs::create_dir_all(&root).unwrap();
+    let output = clue()
+        .args(["serve", "--port", "0", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("has no index.html"));
+}
