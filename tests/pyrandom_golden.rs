@@ -88,19 +88,25 @@ fn full_shuffles_match_cpython() {
     }
 }
 
+/// One generator per case of `golden[key]`, seeded with the case's seed, and the case.
+fn seeded_cases<'a>(
+    golden: &'a Value,
+    key: &str,
+) -> impl Iterator<Item = (u64, PyRandom, &'a Value)> {
+    golden[key].as_array().unwrap().iter().map(|case| {
+        let seed = seed_of(&case["seed"]);
+        (seed, PyRandom::new(seed), case)
+    })
+}
+
 #[test]
 fn getrandbits_of_every_width_matches_cpython() {
     let golden = golden();
-    for case in golden["getrandbits"].as_array().unwrap() {
-        let seed = seed_of(&case["seed"]);
-        let mut generator = PyRandom::new(seed);
+    for (seed, mut generator, case) in seeded_cases(&golden, "getrandbits") {
         for (bits, expected) in case["values"].as_array().unwrap().iter().enumerate() {
             let expected: u64 = expected.as_str().unwrap().parse().unwrap();
-            assert_eq!(
-                generator.getrandbits(bits as u32),
-                expected,
-                "seed {seed}, k {bits}"
-            );
+            let drawn = generator.getrandbits(bits as u32);
+            assert_eq!(drawn, expected, "seed {seed}, k {bits}");
         }
     }
 }
@@ -108,16 +114,11 @@ fn getrandbits_of_every_width_matches_cpython() {
 #[test]
 fn random_floats_match_cpython_bit_for_bit() {
     let golden = golden();
-    for case in golden["random"].as_array().unwrap() {
-        let seed = seed_of(&case["seed"]);
-        let mut generator = PyRandom::new(seed);
+    for (seed, mut generator, case) in seeded_cases(&golden, "random") {
         for expected in case["values"].as_array().unwrap() {
             let expected: f64 = expected.as_str().unwrap().parse().unwrap();
-            assert_eq!(
-                generator.random().to_bits(),
-                expected.to_bits(),
-                "seed {seed}"
-            );
+            let drawn = generator.random();
+            assert_eq!(drawn.to_bits(), expected.to_bits(), "seed {seed}");
         }
     }
 }
@@ -147,9 +148,7 @@ fn samples_from_both_branches_match_cpython() {
 #[test]
 fn choice_and_randint_match_cpython() {
     let golden = golden();
-    for case in golden["choice_randint"].as_array().unwrap() {
-        let seed = seed_of(&case["seed"]);
-        let mut generator = PyRandom::new(seed);
+    for (seed, mut generator, case) in seeded_cases(&golden, "choice_randint") {
         for (i, expected) in case["draws"].as_array().unwrap().iter().enumerate() {
             let expected = expected.as_i64().unwrap();
             let i = i as i64;

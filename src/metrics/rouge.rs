@@ -200,124 +200,70 @@ impl RougeScorer {
 /// ROUGE-Lsum).
 #[derive(Debug, Default)]
 struct TokenizedText {
-    /// The text lower-cased, every character outside `[a-z0-9]` but '\n' replaced by a space,
-    /// then eight spaces so that any token can be read eight bytes at a time.
-    normalized: Vec<u8>,
-    /// Bit k of word k/64 is set when `normalized[k]` belongs to a token.
-    token_bits: Vec<u64>,
     ids: Vec<u32>,
+    line_ends: Vec<usize>,
     lines: Vec<(usize, usize)>,
 }
 
-/// Each ASCII byte as it appears in a normalized text: letters lower-cased, digits kept, '\n'
-/// kept as the sentence separator, everything else a space.
-const NORMALIZED_ASCII: [u8; 128] = {
-    let mut table = [b' '; 128];
-    let mut byte = 0;
-    while byte < 128 {
-        let ascii = byte as u8;
-        if ascii.is_ascii_alphanumeric() {
-            table[byte] = ascii.to_ascii_lowercase();
-        } else if ascii == b'\n' {
-            table[byte] = b'\n';
-        }
-        byte += 1;
-    }
-    table
-};
-
 impl TokenizedText {
     /// `tokenize.tokenize(text, None)`: lower-case (Unicode-aware, as `str.lower`), turn every
-    /// run of characters outside `[a-z0-9]` into a separator, keep the non-empty runs. Splitting
-    /// on '\n' first, as ROUGE-Lsum does, yields the same tokens sentence by sentence, since
-    /// '\n' always separates; so one pass records both.
+    /// run of characters outside `[a-z0-9]` into a separator, keep the non-empty runs. A
+    /// non-ASCII character matters only if its lower case contains ASCII letters or digits
+    /// ('İ' → "i\u{307}", the Kelvin sign → "k"); its other lower-case characters separate.
+    /// Splitting on '\n' first, as ROUGE-Lsum does, yields the same tokens line by line, since
+    /// '\n' always separates.
     fn tokenize(&mut self, text: &str, interner: &mut Interner) {
-        self.normalize(text);
-        self.mark_token_bytes();
         self.ids.clear();
-        self.lines.clear();
-        let mut newlines = self
-            .normalized
-            .iter()
-            .enumerate()
-            .filter(|&(_, &byte)| byte == b'\n')
-            .map(|(position, _)| position)
-            .peekable();
-        let mut line_start = 0;
+        self.line_ends.clear();
+        let bytes = text.as_bytes();
         let mut position = 0;
-        while let Some(start) = self.next_token_byte(position) {
-            let end = self.next_separator(start);
-            if newlines.next_if(|&newline| newline < start).is_some() {
-                while newlines.next_if(|&newline| newline < start).is_some() {}
-                if self.ids.len() > line_start {
-                    self.lines.push((line_start, self.ids.len()));
-                }
-                line_start = self.ids.len();
-            }
-            let id = interner.intern(&self.normalized[start..end + 8], end - start);
-            self.ids.push(id);
-            position = end;
-        }
-        if self.ids.len() > line_start {
-            self.lines.push((line_start, self.ids.len()));
-        }
-    }
-
-    /// Fills `normalized`. A non-ASCII character contributes the ASCII letters and digits of its
-    /// lower case ('İ' → "i\u{307}" gives "i ", the Kelvin sign gives "k") and a space for each
-    /// other character of it.
-    fn normalize(&mut self, text: &str) {
-        self.normalized.clear();
-        let mut rest = text;
-        while !rest.is_empty() {
-            let ascii = rest.bytes().position(|byte| !byte.is_ascii()).unwrap_or(rest.len());
-            self.normalized.extend(
-                rest.as_bytes()[..ascii]
+        while position < bytes.len() {
+            let byte = bytes[position];
+            if byte.is_ascii_alphanumeric() {
+                let run = bytes[position..]
                     .iter()
-                    .map(|&byte| NORMALIZED_ASCII[usize::from(byte)]),
-            );
-            rest = &rest[ascii..];
-            if let Some(character) = rest.chars().next() {
-                self.normalized.extend(character.to_lowercase().map(|lower| {
-                    if lower.is_ascii_alphanumeric() { lower as u8 } else { b' ' }
-                }));
-                rest = &rest[character.len_utf8()..];
+                    .position(|byte| !byte.is_ascii_alphanumeric())
+                    .unwrap_or(bytes.len() - position);
+                interner.extend_token(&bytes[position..position + run]);
+                position += run;
+            } else if byte.is_ascii() {
+                self.end_token(interner);
+                if byte == b'\n' {
+                    self.line_ends.push(self.ids.len());
+                }
+                position += 1;
+            } else {
+                let character = text[position..]
+                    .chars()
+                    .next()
+                    .expect("a char boundary inside the text");
+                position += character.len_utf8();
+                for lower in character.to_lowercase() {
+                    if lower.is_ascii_alphanumeric() {
+                        interner.extend_token(&[lower as u8]);
+                    } else {
+                        self.end_token(interner);
+                    }
+                }
             }
         }
-        self.normalized.extend([b' '; 8]);
-    }
+        self.end_token(interner);
+        self.line_ends.push(self.ids.len());
 
-    /// Fills `token_bits` from `normalized`: a token byte is any byte above the space.
-    fn mark_token_bytes(&mut self) {
-        self.token_bits.clear();
-        self.token_bits.extend(self.normalized.chunks(64).map(|chunk| {
-            chunk
-                .iter()
-                .enumerate()
-                .fold(0u64, |bits, (k, &byte)| bits | (u64::from(byte > b' ') << k))
-        }));
-    }
-
-    /// The first token byte at or after `from`.
-    fn next_token_byte(&self, from: usize) -> Option<usize> {
-        let mut word = from / 64;
-        let mut bits = self.token_bits.get(word)? & (u64::MAX << (from % 64));
-        while bits == 0 {
-            word += 1;
-            bits = *self.token_bits.get(word)?;
+        self.lines.clear();
+        let mut start = 0;
+        for &end in &self.line_ends {
+            if end > start {
+                self.lines.push((start, end));
+            }
+            start = end;
         }
-        Some(word * 64 + bits.trailing_zeros() as usize)
     }
 
-    /// The first separator at or after `from`; the padding guarantees one.
-    fn next_separator(&self, from: usize) -> usize {
-        let mut word = from / 64;
-        let mut bits = !self.token_bits[word] & (u64::MAX << (from % 64));
-        while bits == 0 {
-            word += 1;
-            bits = !self.token_bits[word];
+    fn end_token(&mut self, interner: &mut Interner) {
+        if let Some(id) = interner.finish_token() {
+            self.ids.push(id);
         }
-        word * 64 + bits.trailing_zeros() as usize
     }
 
     /// The token ids of each sentence that has tokens, in order.
@@ -330,10 +276,12 @@ impl TokenizedText {
 /// slots carry a generation number, so starting a new pair clears nothing.
 #[derive(Debug, Default)]
 struct Interner {
-    /// The bytes of every distinct token of the pair, one after the other.
+    /// The bytes of every distinct token of the pair, then the token being read.
     bytes: Vec<u8>,
-    /// Where each id's bytes start in `bytes`, and where the last one ends.
+    /// Where each id's bytes start in `bytes`; one extra entry marks the current token's start.
     starts: Vec<usize>,
+    /// The current token's bytes mixed so far (see [`Interner::extend_token`]).
+    hash: u64,
     /// (generation, id) per slot; a slot of an older generation is empty.
     slots: Vec<(u32, u32)>,
     generation: u32,
@@ -345,10 +293,10 @@ impl Interner {
         self.bytes.clear();
         self.starts.clear();
         self.starts.push(0);
-        // Tokens are separated, so there are at most about half as many as bytes (a few more
-        // where 'İ' splits into a token and a separator): a table of twice `text_bytes` slots
-        // stays at most about half full and probes stay short.
-        let needed = (2 * text_bytes + 2).next_power_of_two().max(16);
+        self.hash = 0;
+        // Tokens are separated, so there are at most about half as many as bytes: a table of
+        // `text_bytes` slots stays at most half full and probes stay short.
+        let needed = (text_bytes + 2).next_power_of_two().max(16);
         if self.slots.len() < needed {
             self.slots = vec![(0, 0); needed];
             self.generation = 0;
@@ -365,52 +313,48 @@ impl Interner {
         self.starts.len() - 1
     }
 
-    /// The id of the token `padded[..length]`; `padded` holds at least eight bytes past the
-    /// token's start so that the hash reads whole words.
-    fn intern(&mut self, padded: &[u8], length: usize) -> u32 {
-        let token = &padded[..length];
+    /// Appends ASCII letters and digits, lower-cased, to the current token, and mixes them into
+    /// its hash with a rotate and xor per byte (the multiply comes once, in `finish_token`).
+    fn extend_token(&mut self, run: &[u8]) {
+        let mut hash = self.hash;
+        self.bytes.extend(run.iter().map(|&byte| {
+            let lower = byte.to_ascii_lowercase();
+            hash = hash.rotate_left(5) ^ u64::from(lower);
+            lower
+        }));
+        self.hash = hash;
+    }
+
+    /// Ends the current token and returns its id, or `None` when the token is empty.
+    fn finish_token(&mut self) -> Option<u32> {
+        let start = *self
+            .starts
+            .last()
+            .expect("starts holds the current token's start");
+        if self.bytes.len() == start {
+            return None;
+        }
+        // FxHash's multiplier, folded so that the slot bits depend on every byte.
+        let hash = self.hash.wrapping_mul(0x517c_c1b7_2722_0a95);
+        self.hash = 0;
         let mask = self.slots.len() - 1;
-        let mut slot = token_hash(padded, length) as usize & mask;
+        let mut slot = (hash ^ (hash >> 32)) as usize & mask;
         loop {
             let (generation, id) = self.slots[slot];
             if generation != self.generation {
                 let id = self.len() as u32;
                 self.slots[slot] = (self.generation, id);
-                self.bytes.extend_from_slice(token);
                 self.starts.push(self.bytes.len());
-                return id;
+                return Some(id);
             }
-            if &self.bytes[self.starts[id as usize]..self.starts[id as usize + 1]] == token {
-                return id;
+            let known = &self.bytes[self.starts[id as usize]..self.starts[id as usize + 1]];
+            if known == &self.bytes[start..] {
+                self.bytes.truncate(start);
+                return Some(id);
             }
             slot = (slot + 1) & mask;
         }
     }
-}
-
-/// FxHash's multiply-rotate step over the token eight bytes at a time; the bytes past the
-/// token in the last word are masked off. Folded so that the low bits used for the slot depend
-/// on every byte.
-fn token_hash(padded: &[u8], length: usize) -> u64 {
-    const MULTIPLIER: u64 = 0x517c_c1b7_2722_0a95;
-    let mut hash = length as u64;
-    let mut offset = 0;
-    while offset < length {
-        let word = u64::from_le_bytes(
-            padded[offset..offset + 8]
-                .try_into()
-                .expect("eight bytes of padding follow every token"),
-        );
-        let remaining = length - offset;
-        let word = if remaining < 8 {
-            word & ((1u64 << (8 * remaining)) - 1)
-        } else {
-            word
-        };
-        hash = (hash.rotate_left(5) ^ word).wrapping_mul(MULTIPLIER);
-        offset += 8;
-    }
-    hash ^ (hash >> 32)
 }
 
 /// Occurrences of each id among `ids`, for ids below `vocabulary`.
@@ -491,7 +435,7 @@ impl LcsRows {
             .iter()
             .map(|word| word.count_zeros() as usize)
             .sum();
-        let partial = if j % 64 == 0 {
+        let partial = if j.is_multiple_of(64) {
             0
         } else {
             (!row[j / 64] & ((1u64 << (j % 64)) - 1)).count_ones() as usize
@@ -542,11 +486,17 @@ impl LcsRows {
 mod tests {
     use super::*;
 
-    fn tokens(text: &str) -> Vec<String> {
+    /// `text` tokenized by a fresh interner, which holds the token strings.
+    fn tokenized(text: &str) -> (TokenizedText, Interner) {
         let mut interner = Interner::default();
         interner.start(text.len());
         let mut tokenized = TokenizedText::default();
         tokenized.tokenize(text, &mut interner);
+        (tokenized, interner)
+    }
+
+    fn tokens(text: &str) -> Vec<String> {
+        let (tokenized, interner) = tokenized(text);
         tokenized
             .ids
             .iter()
@@ -571,20 +521,14 @@ mod tests {
 
     #[test]
     fn repeated_tokens_share_an_id_and_distinct_ones_do_not() {
-        let mut interner = Interner::default();
-        interner.start(64);
-        let mut tokenized = TokenizedText::default();
-        tokenized.tokenize("a bb A a BB c", &mut interner);
+        let (tokenized, interner) = tokenized("a bb A a BB c");
         assert_eq!(tokenized.ids, [0, 1, 0, 0, 1, 2]);
         assert_eq!(interner.len(), 3);
     }
 
     #[test]
     fn sentences_without_tokens_are_dropped() {
-        let mut interner = Interner::default();
-        interner.start(64);
-        let mut tokenized = TokenizedText::default();
-        tokenized.tokenize("a b\n\n ?? \nc\n", &mut interner);
+        let (tokenized, _) = tokenized("a b\n\n ?? \nc\n");
         assert_eq!(tokenized.lines, [(0, 2), (2, 3)]);
     }
 
@@ -621,8 +565,26 @@ mod tests {
         table
     }
 
+    /// `_backtrack_norec` on a plain table: the reference positions of the LCS it reads out.
+    fn plain_backtrack(table: &[Vec<usize>], reference: &[u32], prediction: &[u32]) -> Vec<bool> {
+        let mut marked = vec![false; reference.len()];
+        let (mut i, mut j) = (reference.len(), prediction.len());
+        while i > 0 && j > 0 {
+            if reference[i - 1] == prediction[j - 1] {
+                marked[i - 1] = true;
+                i -= 1;
+                j -= 1;
+            } else if table[i][j - 1] > table[i - 1][j] {
+                j -= 1;
+            } else {
+                i -= 1;
+            }
+        }
+        marked
+    }
+
     #[test]
-    fn bit_parallel_rows_hold_every_cell_of_the_lcs_table() {
+    fn bit_parallel_rows_hold_every_cell_and_the_same_backtrack() {
         let mut generator = crate::prompt::pyrandom::PyRandom::new(3);
         let mut rows = LcsRows::default();
         // Lengths around one and two 64-bit words exercise the carry between words.
@@ -647,6 +609,9 @@ mod tests {
                         );
                     }
                 }
+                let mut marked = vec![false; reference.len()];
+                rows.mark_backtrack(&reference, &prediction, &mut marked);
+                assert_eq!(marked, plain_backtrack(&table, &reference, &prediction));
             }
         }
         assert!(

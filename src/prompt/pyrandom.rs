@@ -154,9 +154,9 @@ impl PyRandom {
         }
     }
 
-    /// `random.sample(population, k)`: k distinct positions in selection order. Like CPython,
-    /// a small population is drawn from a shrinking pool, a large one by rejecting repeats,
-    /// which consumes the generator differently.
+    /// `random.sample(population, k)`: the elements at k distinct positions, in selection
+    /// order. Like CPython, a population small next to k is drawn from a shrinking pool, a
+    /// large one by rejecting repeated positions; the two consume the generator differently.
     ///
     /// # Panics
     /// When `k` exceeds the population size (Python raises `ValueError`).

@@ -81,18 +81,19 @@ EDGE_CASES = [
 ]
 
 
-def random_cases(count, seed):
+def random_cases(name, count, seed, max_lines, max_line_tokens):
     """Multi-line pairs over a small vocabulary, so that LCS ties and repeated tokens abound."""
     rng = random.Random(seed)
     vocabulary = ["a", "b", "c", "d", "Ab", "B.", "c?", "e-f", "1", "\u212a"]
 
     def text():
         lines = []
-        for _ in range(rng.randint(0, 5)):
-            lines.append(" ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 9))))
+        for _ in range(rng.randint(0, max_lines)):
+            tokens = rng.randint(0, max_line_tokens)
+            lines.append(" ".join(rng.choice(vocabulary) for _ in range(tokens)))
         return "\n".join(lines)
 
-    return [(f"random {i}", text(), text()) for i in range(count)]
+    return [(f"{name} {i}", text(), text()) for i in range(count)]
 
 
 def main():
@@ -110,7 +111,11 @@ def main():
         })
     cases = [{"name": name, "prediction": prediction, "reference": reference,
               "scores": scores(prediction, reference)}
-             for name, prediction, reference in EDGE_CASES + random_cases(200, 2024)]
+             for name, prediction, reference in (
+                 EDGE_CASES
+                 + random_cases("random", 200, 2024, max_lines=5, max_line_tokens=9)
+                 # Lines longer than 64 tokens take several words per bit-parallel LCS row.
+                 + random_cases("random long", 12, 2025, max_lines=3, max_line_tokens=150))]
     out = {
         "python": platform.python_version(),
         "rouge_score": "0.1.2",
