@@ -10,6 +10,7 @@
 
 pub mod data;
 pub mod eval;
+pub mod loader;
 pub mod metrics;
 pub mod model;
 pub mod prompt;

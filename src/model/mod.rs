@@ -1,6 +1,21 @@
 //! The model stage: burn devices (CPU everywhere, wgpu natively, WebGPU in the browser) and
-//! asynchronous reads of device data, the one way that works on every backend.
+//! asynchronous reads of device data, the one way that works on every backend; the Llama/Qwen2
+//! decoder with its KV cache, generation and log-likelihood scoring.
 
+mod cache;
 mod device;
+mod generate;
+mod gguf;
+mod llama;
 
+pub use cache::KvCache;
 pub use device::{Backend, DeviceError, MatmulCheck, matmul_check, open, read_f32};
+pub use generate::{
+    Completion, Control, GenerateSettings, LogLikelihood, StopReason, StopRule, generate,
+    loglikelihood, prompt_logprobs,
+};
+pub use gguf::{GgufWeights, config_from_gguf};
+pub use llama::{
+    Architecture, DEFAULT_PREFILL_CHUNK, Llama, LlamaConfig, LogitsAt, ModelError, RopeLayout,
+    WeightSource,
+};

@@ -5,6 +5,8 @@
 #[cfg(not(target_arch = "wasm32"))]
 mod bench;
 #[cfg(not(target_arch = "wasm32"))]
+mod generate;
+#[cfg(not(target_arch = "wasm32"))]
 mod score;
 #[cfg(not(target_arch = "wasm32"))]
 mod serve;
@@ -95,6 +97,37 @@ mod cli {
             #[arg(long)]
             json: bool,
         },
+        /// Generate greedily from a prompt file with a GGUF model.
+        Generate {
+            /// The GGUF model file.
+            #[arg(long, default_value = "models/SmolLM2-135M-Instruct.Q4_1.gguf")]
+            model: PathBuf,
+            /// The prompt: the exact text (special tokens like <|im_start|> parsed), or with
+            /// --chat one user message for the model's chat template.
+            #[arg(long)]
+            prompt_file: PathBuf,
+            /// Render the prompt file as a user message with the model's chat template.
+            #[arg(long)]
+            chat: bool,
+            /// Most tokens to generate.
+            #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=32768))]
+            max_tokens: u64,
+            /// Where the model runs.
+            #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
+            backend: BackendArg,
+            /// Print ids, prompt log-probs, completion and speeds as one JSON object.
+            #[arg(long)]
+            json: bool,
+        },
+        /// Tokenize one JSON string per stdin line; print one JSON array of ids per line.
+        Tokenize {
+            /// The GGUF model file whose vocabulary to use.
+            #[arg(long, default_value = "models/SmolLM2-135M-Instruct.Q4_1.gguf")]
+            model: PathBuf,
+            /// Parse special-token text (<|im_start|>) as the special token.
+            #[arg(long)]
+            parse_special: bool,
+        },
         /// Measure throughput.
         Bench {
             #[command(subcommand)]
@@ -116,6 +149,12 @@ mod cli {
             #[arg(long, default_value_t = 2.0)]
             seconds: f64,
         },
+    }
+
+    #[derive(Clone, Copy, ValueEnum)]
+    enum BackendArg {
+        Cpu,
+        Wgpu,
     }
 
     #[derive(Clone, Copy, ValueEnum)]
@@ -182,6 +221,28 @@ mod cli {
                     resamples: resamples as usize,
                     json,
                 }),
+                Command::Generate {
+                    model,
+                    prompt_file,
+                    chat,
+                    max_tokens,
+                    backend,
+                    json,
+                } => super::generate::generate(super::generate::GenerateArgs {
+                    model: &model,
+                    prompt_file: &prompt_file,
+                    chat,
+                    max_tokens: max_tokens as usize,
+                    backend: match backend {
+                        BackendArg::Cpu => clue::model::Backend::Cpu,
+                        BackendArg::Wgpu => clue::model::Backend::Wgpu,
+                    },
+                    json,
+                }),
+                Command::Tokenize {
+                    model,
+                    parse_special,
+                } => super::generate::tokenize(&model, parse_special),
                 Command::Bench {
                     what: Bench::Rouge { data, seconds },
                 } => super::bench::rouge(&data, seconds),
