@@ -49,7 +49,25 @@ function addRow(message) {
   rows.appendChild(tr);
 }
 
+const genStatus = document.getElementById('gen-status');
 const worker = new Worker('worker.js', { type: 'module' });
+
+document.getElementById('generate-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  form.dataset.state = 'running';
+  document.getElementById('gen-run').disabled = true;
+  document.getElementById('gen-output').textContent = '';
+  genStatus.textContent = 'Starting…';
+  worker.postMessage({
+    type: 'generate',
+    url: '/models/SmolLM2-135M-Instruct.Q4_1.gguf',
+    backend: document.getElementById('gen-backend').value,
+    prompt: document.getElementById('gen-prompt').value,
+    chat: document.getElementById('gen-chat').checked,
+    maxTokens: Number(document.getElementById('gen-max').value),
+  });
+});
 worker.onerror = (e) => {
   statusLine.textContent = `The evaluator failed to start: ${e.message || 'unknown error'}`;
   document.body.dataset.state = 'error';
@@ -76,6 +94,34 @@ worker.onmessage = ({ data: message }) => {
     case 'done':
       statusLine.textContent = 'Backend checks finished.';
       document.body.dataset.state = 'done';
+      document.getElementById('gen-run').disabled = false;
+      break;
+    case 'model-progress': {
+      const mb = (n) => (n / 1e6).toFixed(1);
+      genStatus.textContent = message.total
+        ? `Loading the model${message.cached ? ' from the cache' : ''}: ${mb(message.received)} of ${mb(message.total)} MB`
+        : `Loading the model: ${mb(message.received)} MB`;
+      break;
+    }
+    case 'model-loaded':
+      genStatus.textContent = `Model loaded (${(message.bytes / 1e6).toFixed(1)} MB in ${(message.load_ms / 1000).toFixed(1)} s); generating…`;
+      break;
+    case 'generation': {
+      const output = document.getElementById('gen-output');
+      output.textContent = message.completion;
+      output.dataset.ids = JSON.stringify(message.completion_ids);
+      output.dataset.backend = message.backend;
+      const tokens = message.completion_ids.length;
+      genStatus.textContent = `${message.prompt_ids.length} prompt tokens in ${(message.prefill_ms / 1000).toFixed(1)} s, ` +
+        `${tokens} new tokens in ${(message.decode_ms / 1000).toFixed(1)} s more on ${message.backend}.`;
+      document.getElementById('gen-run').disabled = false;
+      document.getElementById('generate-form').dataset.state = 'done';
+      break;
+    }
+    case 'generation-error':
+      genStatus.textContent = `Generation failed: ${message.message}`;
+      document.getElementById('gen-run').disabled = false;
+      document.getElementById('generate-form').dataset.state = 'error';
       break;
     case 'error':
       statusLine.textContent = message.message;

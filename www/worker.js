@@ -1,6 +1,7 @@
 // The evaluator's Web Worker: loads the wasm package, reports which backends exist and checks
-// each one with a small matrix product. Messages are plain objects with a `type` field.
-import init, { version, backendCheck } from '/pkg/clue.js';
+// each one with a small matrix product, then loads models and generates on request. Messages
+// are plain objects with a `type` field.
+import init, { version, backendCheck, Generator } from '/pkg/clue.js';
 
 const SIZE = 256;
 
@@ -56,4 +57,58 @@ async function main() {
   postMessage({ type: 'done' });
 }
 
-main();
+
+/** Loaded models by "url backend", so a second request reuses the first load. */
+const models = new Map();
+
+/** Fetches a model's bytes, reporting progress; the Cache API keeps them for the next visit. */
+async function fetchModel(url) {
+  const cache = 'caches' in self ? await caches.open('clue-models') : null;
+  let response = cache ? await cache.match(url) : undefined;
+  const cached = Boolean(response);
+  if (!response) {
+    response = await fetch(url);
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    if (cache) await cache.put(url, response.clone());
+  }
+  const total = Number(response.headers.get('content-length')) || 0;
+  const reader = response.body.getReader();
+  const chunks = [];
+  let received = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    received += value.length;
+    postMessage({ type: 'model-progress', url, received, total, cached });
+  }
+  const bytes = new Uint8Array(received);
+  let offset = 0;
+  for (const chunk of chunks) { bytes.set(chunk, offset); offset += chunk.length; }
+  return bytes;
+}
+
+async function generate({ url, backend, prompt, chat, maxTokens }) {
+  const key = `${url} ${backend}`;
+  if (!models.has(key)) {
+    const started = performance.now();
+    const bytes = await fetchModel(url);
+    const name = url.split('/').pop();
+    models.set(key, await Generator.load(name, bytes, backend));
+    postMessage({ type: 'model-loaded', url, backend, bytes: bytes.length, load_ms: performance.now() - started });
+  }
+  const result = await models.get(key).generate(prompt, chat, maxTokens);
+  postMessage({ type: 'generation', backend, ...result });
+}
+
+self.onmessage = async ({ data: message }) => {
+  if (message.type !== 'generate') return;
+  await ready;
+  try {
+    await generate(message);
+  } catch (e) {
+    postMessage({ type: 'generation-error', backend: message.backend, message: String(e && e.message || e) });
+  }
+};
+
+const ready = main();

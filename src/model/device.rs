@@ -3,6 +3,7 @@
 //! Device data is only ever read asynchronously, because WebGPU cannot block.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -60,15 +61,28 @@ pub enum DeviceError {
     },
 }
 
+/// The wgpu device once acquired: burn's runtime can be initialized only once per process (or
+/// worker), so every later caller gets a clone of the first device.
+static WGPU_DEVICE: OnceLock<Device> = OnceLock::new();
+
 /// Opens a device of the given backend. The wgpu device is acquired asynchronously, as the
-/// browser requires; natively the future completes without waiting on anything else.
+/// browser requires, on the first call; later calls share it.
 pub async fn open(backend: Backend) -> Result<Device, DeviceError> {
     match backend {
         Backend::Cpu => Ok(Device::flex()),
-        Backend::Wgpu => Device::wgpu_options()
-            .init_async()
-            .await
-            .map_err(|e| DeviceError::Unavailable(e.to_string())),
+        Backend::Wgpu => {
+            if let Some(device) = WGPU_DEVICE.get() {
+                return Ok(device.clone());
+            }
+            match Device::wgpu_options().init_async().await {
+                Ok(device) => Ok(WGPU_DEVICE.get_or_init(|| device).clone()),
+                // Another thread may have initialized the runtime in the meantime.
+                Err(error) => WGPU_DEVICE
+                    .get()
+                    .cloned()
+                    .ok_or_else(|| DeviceError::Unavailable(error.to_string())),
+            }
+        }
     }
 }
 

@@ -7,6 +7,7 @@ mod device;
 mod generate;
 mod gguf;
 mod llama;
+mod loaded;
 
 pub use cache::KvCache;
 pub use device::{Backend, DeviceError, MatmulCheck, matmul_check, open, read_f32};
@@ -19,3 +20,4 @@ pub use llama::{
     Architecture, DEFAULT_PREFILL_CHUNK, Llama, LlamaConfig, LogitsAt, ModelError, RopeLayout,
     WeightSource,
 };
+pub use loaded::{LoadError, LoadedModel};

@@ -142,3 +142,72 @@ pub fn rescore(
     )?;
     to_js(&rescored)
 }
+
+/// A model loaded in the worker: a GGUF file's decoder on the CPU or WebGPU with its tokenizer.
+#[wasm_bindgen]
+pub struct Generator {
+    inner: std::rc::Rc<crate::model::LoadedModel>,
+}
+
+#[wasm_bindgen]
+impl Generator {
+    /// Loads a GGUF model from its bytes (`name` is used in messages) onto `backend` (`"cpu"`
+    /// or `"webgpu"`).
+    pub async fn load(name: String, bytes: Vec<u8>, backend: String) -> Result<Generator, JsError> {
+        let backend = Backend::parse(&backend)
+            .ok_or_else(|| JsError::new(&format!("unknown backend {backend:?} (cpu or webgpu)")))?;
+        let loaded = crate::model::LoadedModel::from_gguf(&name, &bytes, backend).await?;
+        Ok(Generator {
+            inner: std::rc::Rc::new(loaded),
+        })
+    }
+
+    /// The backend the model runs on (`cpu` or `wgpu`).
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        self.inner.backend.as_str().to_string()
+    }
+
+    /// Generates greedily after `prompt` (with `chat`, one user message for the model's chat
+    /// template; without, the exact prompt text) and resolves to `{prompt_ids, completion_ids,
+    /// completion, stop_reason, prefill_ms, decode_ms}`.
+    pub fn generate(&self, prompt: String, chat: bool, max_tokens: usize) -> js_sys::Promise {
+        let model = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let fail = |e: String| JsValue::from(JsError::new(&e));
+            if !(1..=32_768).contains(&max_tokens) {
+                return Err(fail(format!(
+                    "max_tokens {max_tokens} is outside 1..=32768"
+                )));
+            }
+            let ids = model
+                .prompt_ids(&prompt, chat)
+                .map_err(|e| fail(e.to_string()))?;
+            if ids.is_empty() {
+                return Err(fail("the prompt is empty".into()));
+            }
+            let completion = model
+                .greedy(&ids, max_tokens, &mut |_| crate::model::Control::Continue)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            #[derive(Serialize)]
+            struct Report {
+                prompt_ids: Vec<u32>,
+                completion_ids: Vec<u32>,
+                completion: String,
+                stop_reason: crate::model::StopReason,
+                prefill_ms: f64,
+                decode_ms: f64,
+            }
+            let report = Report {
+                completion: model.decode(&completion.ids),
+                prompt_ids: ids,
+                completion_ids: completion.ids,
+                stop_reason: completion.stop_reason,
+                prefill_ms: completion.prefill_ms,
+                decode_ms: completion.decode_ms,
+            };
+            to_js(&report).map_err(JsValue::from)
+        })
+    }
+}

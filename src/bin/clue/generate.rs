@@ -8,75 +8,7 @@ use std::time::Instant;
 
 use clue::loader::gguf;
 use clue::loader::tokenizer::Tokenizer;
-use clue::model::{
-    self, Backend, Control, GenerateSettings, GgufWeights, Llama, StopRule, config_from_gguf,
-};
-use clue::prompt::chat_template::{ChatTemplate, Message, Role, SpecialTokens};
-use clue::tasks::Sampling;
-
-/// A loaded model: the weights on a device and the tokenizer from the same file.
-pub struct Loaded {
-    pub model: Llama,
-    pub tokenizer: Tokenizer,
-    pub backend: Backend,
-}
-
-/// Reads a GGUF file and puts its decoder on `backend`.
-pub fn load(path: &Path, backend: Backend) -> Result<Loaded, String> {
-    let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| format!("{name}: {e}"))?;
-    let file = gguf::parse(&bytes).map_err(|e| format!("{name}: {e}"))?;
-    let tokenizer = Tokenizer::from_gguf(&file).map_err(|e| format!("{name}: {e}"))?;
-    let config = config_from_gguf(&file).map_err(|e| format!("{name}: {e}"))?;
-    let device = pollster::block_on(model::open(backend)).map_err(|e| e.to_string())?;
-    let model = Llama::load(&config, &GgufWeights::new(&file), &device)
-        .map_err(|e| format!("{name}: {e}"))?;
-    Ok(Loaded {
-        model,
-        tokenizer,
-        backend,
-    })
-}
-
-/// The ids of a prompt file: with `chat`, its text is one user message rendered with the
-/// model's chat template (template markers become special tokens, the message stays text);
-/// without, the file is the exact prompt and special-token text in it is parsed as such.
-fn prompt_ids(loaded: &Loaded, text: &str, chat: bool) -> Result<Vec<u32>, String> {
-    let tokenizer = &loaded.tokenizer;
-    if !chat {
-        return tokenizer.encode_prompt(text).map_err(|e| e.to_string());
-    }
-    let source = tokenizer
-        .chat_template()
-        .ok_or("--chat: the model has no chat template")?;
-    let token = |id: Option<u32>| id.and_then(|id| tokenizer.token_text(id).map(str::to_owned));
-    let template = ChatTemplate::new(
-        source,
-        SpecialTokens {
-            bos_token: token(tokenizer.bos_id()),
-            eos_token: token(tokenizer.eos_id()),
-            ..SpecialTokens::default()
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    // The message is rendered as a private-use placeholder, so that only the template's own
-    // text is searched for special tokens and the user's text reaches the model as text.
-    const PLACEHOLDER: &str = "\u{F8FF}message\u{F8FF}";
-    let rendered = template
-        .render(&[Message::new(Role::User, PLACEHOLDER)], true)
-        .map_err(|e| e.to_string())?;
-    let (before, after) = rendered
-        .split_once(PLACEHOLDER)
-        .ok_or("--chat: the chat template dropped the message")?;
-    let mut ids = Vec::new();
-    if let (true, Some(bos)) = (tokenizer.add_bos(), tokenizer.bos_id()) {
-        ids.push(bos);
-    }
-    for (part, special) in [(before, true), (text, false), (after, true)] {
-        ids.extend(tokenizer.encode(part, special).map_err(|e| e.to_string())?);
-    }
-    Ok(ids)
-}
+use clue::model::{self, Backend, Control, LoadedModel};
 
 /// What `clue generate` was asked to do.
 pub struct GenerateArgs<'a> {
@@ -93,25 +25,19 @@ pub struct GenerateArgs<'a> {
 pub fn generate(args: GenerateArgs<'_>) -> Result<(), String> {
     let text = std::fs::read_to_string(args.prompt_file)
         .map_err(|e| format!("{}: {e}", args.prompt_file.display()))?;
-    let loaded = load(args.model, args.backend)?;
-    let ids = prompt_ids(&loaded, &text, args.chat)?;
+    let name = args.model.display().to_string();
+    let bytes = std::fs::read(args.model).map_err(|e| format!("{name}: {e}"))?;
+    let loaded = pollster::block_on(LoadedModel::from_gguf(&name, &bytes, args.backend))
+        .map_err(|e| e.to_string())?;
+    let ids = loaded
+        .prompt_ids(&text, args.chat)
+        .map_err(|e| e.to_string())?;
     if ids.is_empty() {
         return Err(format!(
             "{}: the prompt is empty",
             args.prompt_file.display()
         ));
     }
-    let tokenizer = &loaded.tokenizer;
-    let decode = |ids: &[u32]| tokenizer.decode(ids, true).unwrap_or_default();
-    let stop = StopRule {
-        eos_ids: tokenizer.end_of_generation_ids(),
-        stop_strings: &[],
-        decode: &decode,
-    };
-    let settings = GenerateSettings {
-        max_new_tokens: args.max_tokens,
-        sampling: Sampling::Greedy,
-    };
     let prompt_logprobs = if args.json {
         pollster::block_on(model::prompt_logprobs(&loaded.model, loaded.backend, &ids))
             .map_err(|e| e.to_string())?
@@ -119,16 +45,10 @@ pub fn generate(args: GenerateArgs<'_>) -> Result<(), String> {
         Vec::new()
     };
     let started = Instant::now();
-    let completion = pollster::block_on(model::generate(
-        &loaded.model,
-        loaded.backend,
-        &ids,
-        &settings,
-        &stop,
-        &mut |_| Control::Continue,
-    ))
-    .map_err(|e| e.to_string())?;
-    let text = decode(&completion.ids);
+    let completion =
+        pollster::block_on(loaded.greedy(&ids, args.max_tokens, &mut |_| Control::Continue))
+            .map_err(|e| e.to_string())?;
+    let text = loaded.decode(&completion.ids);
     if !args.json {
         return super::score::print_out(&format!("{text}\n"));
     }
