@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use clue::data::{self, Record};
 use clue::metrics::rouge::RougeScorer;
+use clue::model::{Backend, Control, GenerateSettings, LoadedModel, StopRule, generate};
+use clue::tasks::Sampling;
 
 /// ROUGE-1/2/L/Lsum pairs per second on a MeQSum file (Summary scored against CHQ, the pairs
 /// `scripts/bench_rouge.py` gives rouge_score), printed as one JSON line.
@@ -51,4 +53,83 @@ pub fn rouge(data_path: &Path, min_seconds: f64) -> Result<(), String> {
             "mean_rougeL_f": checksum / scored as f64,
     });
     super::score::print_out(&format!("{line}\n"))
+}
+
+/// Prefill and decode tokens per second of a GGUF model on one backend: a 512-token prompt,
+/// then 128 generated tokens (end-of-generation tokens do not stop it), median of `runs`.
+/// Prints one JSON line per backend.
+pub fn model(model_path: &Path, backends: &[Backend], runs: usize) -> Result<(), String> {
+    const PROMPT_TOKENS: usize = 512;
+    const NEW_TOKENS: usize = 128;
+    if !(1..=20).contains(&runs) {
+        return Err(format!("--runs {runs} must be in 1..=20"));
+    }
+    let name = model_path.display().to_string();
+    let bytes = std::fs::read(model_path).map_err(|e| format!("{name}: {e}"))?;
+    for &backend in backends {
+        let loaded = pollster::block_on(LoadedModel::from_gguf(&name, &bytes, backend))
+            .map_err(|e| e.to_string())?;
+        // A fixed clinical-style text, repeated until it is long enough, cut to 512 ids.
+        let paragraph = "The patient is a 67-year-old woman admitted with shortness of breath, \
+            bilateral leg swelling and a weight gain of 4 kg over two weeks. Echocardiography \
+            showed an ejection fraction of 35 percent. She was treated with intravenous \
+            furosemide, started on an ACE inhibitor and a beta blocker, and discharged in stable \
+            condition with follow-up in the heart failure clinic. ";
+        let mut ids = loaded
+            .prompt_ids(&paragraph.repeat(8), false)
+            .map_err(|e| e.to_string())?;
+        if ids.len() < PROMPT_TOKENS {
+            return Err(format!("the benchmark text is only {} tokens", ids.len()));
+        }
+        ids.truncate(PROMPT_TOKENS);
+        let decode = |ids: &[u32]| loaded.decode(ids);
+        let stop = StopRule {
+            eos_ids: &[],
+            stop_strings: &[],
+            decode: &decode,
+        };
+        let settings = GenerateSettings {
+            max_new_tokens: NEW_TOKENS,
+            sampling: Sampling::Greedy,
+        };
+        let mut prefill = Vec::new();
+        let mut decode_speed = Vec::new();
+        for _ in 0..runs {
+            let completion = pollster::block_on(generate(
+                &loaded.model,
+                backend,
+                &ids,
+                &settings,
+                &stop,
+                &mut |_| Control::Continue,
+            ))
+            .map_err(|e| e.to_string())?;
+            prefill.push(PROMPT_TOKENS as f64 / (completion.prefill_ms / 1000.0));
+            // The first new token comes out of the prefill; the rest are decode steps.
+            let steps = completion.ids.len().saturating_sub(1) as f64;
+            decode_speed.push(steps / (completion.decode_ms / 1000.0));
+        }
+        let line = serde_json::json!({
+            "impl": concat!("clue-wasm ", env!("CARGO_PKG_VERSION")),
+            "backend": backend.as_str(),
+            "model": name,
+            "prompt_tokens": PROMPT_TOKENS,
+            "new_tokens": NEW_TOKENS,
+            "runs": runs,
+            "prefill_tok_s": median(&mut prefill),
+            "decode_tok_s": median(&mut decode_speed),
+        });
+        super::score::print_out(&format!("{line}\n"))?;
+    }
+    Ok(())
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
 }

@@ -149,12 +149,34 @@ mod cli {
             #[arg(long, default_value_t = 2.0)]
             seconds: f64,
         },
+        /// Prefill and decode tokens/s of a GGUF model (512-token prompt, 128 new tokens,
+        /// median of the runs), on each backend.
+        Model {
+            /// The GGUF model file.
+            #[arg(long, default_value = "models/SmolLM2-135M-Instruct.Q4_1.gguf")]
+            model: PathBuf,
+            /// The backends to measure (default: both).
+            #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BackendArg::Cpu, BackendArg::Wgpu])]
+            backend: Vec<BackendArg>,
+            /// Runs per backend; the median is reported.
+            #[arg(long, default_value_t = 3)]
+            runs: usize,
+        },
     }
 
     #[derive(Clone, Copy, ValueEnum)]
     enum BackendArg {
         Cpu,
         Wgpu,
+    }
+
+    impl BackendArg {
+        fn backend(self) -> clue::model::Backend {
+            match self {
+                BackendArg::Cpu => clue::model::Backend::Cpu,
+                BackendArg::Wgpu => clue::model::Backend::Wgpu,
+            }
+        }
     }
 
     #[derive(Clone, Copy, ValueEnum)]
@@ -233,10 +255,7 @@ mod cli {
                     prompt_file: &prompt_file,
                     chat,
                     max_tokens: max_tokens as usize,
-                    backend: match backend {
-                        BackendArg::Cpu => clue::model::Backend::Cpu,
-                        BackendArg::Wgpu => clue::model::Backend::Wgpu,
-                    },
+                    backend: backend.backend(),
                     json,
                 }),
                 Command::Tokenize {
@@ -246,6 +265,18 @@ mod cli {
                 Command::Bench {
                     what: Bench::Rouge { data, seconds },
                 } => super::bench::rouge(&data, seconds),
+                Command::Bench {
+                    what:
+                        Bench::Model {
+                            model,
+                            backend,
+                            runs,
+                        },
+                } => {
+                    let backends: Vec<clue::model::Backend> =
+                        backend.into_iter().map(BackendArg::backend).collect();
+                    super::bench::model(&model, &backends, runs)
+                }
             };
             match outcome {
                 Ok(()) => ExitCode::SUCCESS,
