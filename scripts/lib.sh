@@ -81,7 +81,7 @@ PY
 build_wasm() {
   say "building the wasm package (release)"
   cargo build --lib --release --target "$WASM_TARGET"
-  local wasm="$CARGO_TARGET_DIR/$WASM_TARGET/release/clue.wasm"
+  local wasm="$CARGO_TARGET_DIR/$WASM_TARGET/release/clue_wasm.wasm"
   if [ ! -f pkg/clue_bg.wasm ] || [ "$wasm" -nt pkg/clue_bg.wasm ]; then
     wasm-bindgen --target web --out-dir pkg --out-name clue "$wasm"
   fi

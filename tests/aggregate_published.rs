@@ -12,9 +12,11 @@
 
 use std::collections::BTreeMap;
 
-use clue::data::TaskId;
-use clue::metrics::Metric;
-use clue::metrics::aggregate::{ComposedScore, Level, displayed_metrics, level_score, task_score};
+use clue_wasm::data::TaskId;
+use clue_wasm::metrics::Metric;
+use clue_wasm::metrics::aggregate::{
+    ComposedScore, Level, displayed_metrics, level_score, task_score,
+};
 use serde_json::Value;
 
 const PUBLISHED: &str = concat!(

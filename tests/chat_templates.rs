@@ -2,7 +2,7 @@
 //! them: tests/golden/chat_templates/expected.json was written by generate.py beside it with
 //! transformers' own `render_jinja_template` (versions pinned in requirements.txt).
 
-use clue::prompt::chat_template::{ChatTemplate, ChatTemplateError, Message, SpecialTokens};
+use clue_wasm::prompt::chat_template::{ChatTemplate, ChatTemplateError, Message, SpecialTokens};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -120,7 +120,7 @@ fn control_tokens_in_content_stay_plain_text() {
     let rendered = template
         .render(
             &[Message::new(
-                clue::prompt::chat_template::Role::User,
+                clue_wasm::prompt::chat_template::Role::User,
                 content,
             )],
             true,

@@ -25,10 +25,10 @@ fn scratch(name: &str) -> PathBuf {
 /// Predictions that copy each row's reference summary, so ROUGE must be exactly 1.
 fn perfect_meqsum_predictions(path: &Path) {
     let bytes = std::fs::read(MEQSUM).unwrap();
-    let dataset = clue::data::read("meqsum.xlsx", &bytes, None).unwrap();
+    let dataset = clue_wasm::data::read("meqsum.xlsx", &bytes, None).unwrap();
     let mut out = String::new();
     for example in &dataset.examples {
-        let clue::data::Record::MeqSum(inquiry) = &example.record else {
+        let clue_wasm::data::Record::MeqSum(inquiry) = &example.record else {
             panic!("not a MeQSum row");
         };
         let line = serde_json::json!({"id": example.id, "prediction": inquiry.summary});

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
-use clue::data::{Dataset, NliLabel, Record, TaskId, demo, read};
+use clue_wasm::data::{Dataset, NliLabel, Record, TaskId, demo, read};
 use serde_json::Value;
 
 const ICD_TABLE: &str = concat!(

@@ -4,8 +4,8 @@
 
 use std::sync::OnceLock;
 
-use clue::loader::dequant::{self, GgmlType};
-use clue::loader::gguf::{self, GgufError, MetadataValue, TensorInfo};
+use clue_wasm::loader::dequant::{self, GgmlType};
+use clue_wasm::loader::gguf::{self, GgufError, MetadataValue, TensorInfo};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 

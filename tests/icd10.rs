@@ -3,8 +3,8 @@
 
 use std::io::Read;
 
-use clue::metrics::icd10::{IcdTable, is_valid_code, score_codes};
-use clue::metrics::{Metric, Prf};
+use clue_wasm::metrics::icd10::{IcdTable, is_valid_code, score_codes};
+use clue_wasm::metrics::{Metric, Prf};
 
 const SOURCE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),

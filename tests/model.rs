@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use std::num::NonZeroUsize;
 
 use burn::tensor::{Device, Tensor};
-use clue::model::{
+use clue_wasm::model::{
     Architecture, Backend, Completion, Control, GenerateSettings, KvCache, Llama, LlamaConfig,
     LogitsAt, ModelError, RopeLayout, StopReason, StopRule, WeightSource, generate, loglikelihood,
     open, prompt_logprobs, read_f32,
 };
-use clue::tasks::Sampling;
+use clue_wasm::tasks::Sampling;
 
 const TOLERANCE: f64 = 1e-4;
 

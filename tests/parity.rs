@@ -6,13 +6,13 @@
 
 use std::sync::LazyLock;
 
-use clue::loader::gguf;
-use clue::loader::tokenizer::Tokenizer;
-use clue::model::{
+use clue_wasm::loader::gguf;
+use clue_wasm::loader::tokenizer::Tokenizer;
+use clue_wasm::model::{
     Backend, Control, GenerateSettings, GgufWeights, Llama, LogitsAt, StopRule, config_from_gguf,
     generate, open, prompt_logprobs, read_f32,
 };
-use clue::tasks::Sampling;
+use clue_wasm::tasks::Sampling;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 

@@ -2,7 +2,7 @@
 //! (tests/golden/pyrandom/make.py): every shuffle of `range(n)` for n ≤ 2000 under seeds 1
 //! and 44, and streams of `getrandbits`, `random`, `sample`, `choice` and `randint`.
 
-use clue::prompt::pyrandom::PyRandom;
+use clue_wasm::prompt::pyrandom::PyRandom;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 

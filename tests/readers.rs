@@ -2,7 +2,9 @@
 //! (the real MeQSum workbook included), the message of every malformed case (file, line or
 //! row, field), format detection, and no panic on any truncated file.
 
-use clue::data::{DataError, Dataset, Location, NliLabel, Problem, Record, TaskId, detect, read};
+use clue_wasm::data::{
+    DataError, Dataset, Location, NliLabel, Problem, Record, TaskId, detect, read,
+};
 
 const MEQSUM_XLSX: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -313,8 +315,8 @@ fn empty_files_are_refused_for_every_task() {
 
 #[test]
 fn the_documented_limits_are_one_gib_per_file_and_64_mib_per_line() {
-    assert_eq!(clue::data::MAX_FILE_BYTES, 1 << 30);
-    assert_eq!(clue::data::MAX_LINE_BYTES, 64 << 20);
+    assert_eq!(clue_wasm::data::MAX_FILE_BYTES, 1 << 30);
+    assert_eq!(clue_wasm::data::MAX_LINE_BYTES, 64 << 20);
 }
 
 // ---------------------------------------------------------------- MeQSum
@@ -998,7 +1000,7 @@ fn truncated_or_corrupted_files_never_panic() {
 /// as they are, by detection and by name.
 #[test]
 fn every_demo_file_reads_as_its_own_task() {
-    for demo in clue::data::demo::all() {
+    for demo in clue_wasm::data::demo::all() {
         assert_eq!(
             detect(demo.name, demo.bytes),
             Ok(demo.task),

@@ -3,7 +3,7 @@
 //! hand-written edge cases and seeded random multi-line pairs.
 
 use calamine::{Data, Reader, Xlsx, open_workbook};
-use clue::metrics::rouge::{RougeScorer, RougeScores, score};
+use clue_wasm::metrics::rouge::{RougeScorer, RougeScores, score};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 

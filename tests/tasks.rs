@@ -2,13 +2,13 @@
 //! shuffle orders printed by Python), message assembly per chat style, LongHealth's budget and
 //! draw order, answer reading (strict and flexible) and the per-example metrics.
 
-use clue::data::{
+use clue_wasm::data::{
     CodedLetter, Dataset, Example, IcdCode, Inquiry, LetterQuestion, LongHealthQuestion, NliLabel,
     NliPair, Patient, ProgressNote, Record,
 };
-use clue::metrics::Metric;
-use clue::prompt::chat_template::{ChatTemplate, Message, Role, SpecialTokens};
-use clue::tasks::{
+use clue_wasm::metrics::Metric;
+use clue_wasm::prompt::chat_template::{ChatTemplate, Message, Role, SpecialTokens};
+use clue_wasm::tasks::{
     Answer, ChatStyle, LongHealthTask, Profile, Prompt, ReadingMode, Reference, Request, Sampling,
     TaskId, TaskSettings, TokenCounter, build_requests, read_prediction, score, task_prompt,
 };
@@ -113,7 +113,7 @@ fn longhealth(
     examples: &[Example],
     patients: &[Patient],
     settings: &TaskSettings,
-) -> Result<Vec<Request>, clue::tasks::TaskError> {
+) -> Result<Vec<Request>, clue_wasm::tasks::TaskError> {
     build_requests(
         &dataset(TaskId::LongHealth, examples, patients),
         settings,
@@ -472,7 +472,7 @@ fn read(
         prompt: Prompt::Plain(String::new()),
         assistant_prefix: None,
         max_prompt_tokens: None,
-        generation: clue::tasks::GenerationSettings {
+        generation: clue_wasm::tasks::GenerationSettings {
             max_new_tokens: 1,
             sampling: Sampling::Greedy,
             stop_sequences: vec![],

@@ -4,9 +4,9 @@
 
 use std::io::Read;
 
-use clue::data::{Record, TaskId, read};
-use clue::loader::gguf;
-use clue::loader::tokenizer::{PreTokenizer, TokenKind, Tokenizer, TokenizerError};
+use clue_wasm::data::{Record, TaskId, read};
+use clue_wasm::loader::gguf;
+use clue_wasm::loader::tokenizer::{PreTokenizer, TokenKind, Tokenizer, TokenizerError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 

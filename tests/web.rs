@@ -2,7 +2,7 @@
 //! same device code the page uses, inside a dedicated worker like the page's evaluator.
 #![cfg(target_arch = "wasm32")]
 
-use clue::model::{self, Backend};
+use clue_wasm::model::{self, Backend};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_dedicated_worker);
@@ -31,7 +31,7 @@ async fn webgpu_backend_multiplies_exactly_in_the_browser() {
 /// row's gold label, in the worker, through the same code as `clue score`.
 #[wasm_bindgen_test]
 fn rescoring_runs_in_the_browser() {
-    use clue::data::{self, Record, TaskId};
+    use clue_wasm::data::{self, Record, TaskId};
     use wasm_bindgen::JsValue;
 
     let demo = data::demo::file(TaskId::MedNli);
@@ -48,7 +48,7 @@ fn rescoring_runs_in_the_browser() {
             other => panic!("a MedNLI demo file holds MedNLI rows, not {other:?}"),
         })
         .collect();
-    let results = clue::web::rescore(
+    let results = clue_wasm::web::rescore(
         demo.name,
         demo.bytes,
         "preds.jsonl",
@@ -64,7 +64,7 @@ fn rescoring_runs_in_the_browser() {
         .expect("results.tasks.mednli.metrics.accuracy exists");
     assert_eq!(accuracy.as_f64(), Some(1.0));
 
-    let error = clue::web::rescore(
+    let error = clue_wasm::web::rescore(
         demo.name,
         demo.bytes,
         "preds.jsonl",

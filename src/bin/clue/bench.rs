@@ -5,10 +5,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use clue::data::{self, Record};
-use clue::metrics::rouge::RougeScorer;
-use clue::model::{Backend, Control, GenerateSettings, LoadedModel, StopRule, generate};
-use clue::tasks::Sampling;
+use clue_wasm::data::{self, Record};
+use clue_wasm::metrics::rouge::RougeScorer;
+use clue_wasm::model::{Backend, Control, GenerateSettings, LoadedModel, StopRule, generate};
+use clue_wasm::tasks::Sampling;
 
 /// ROUGE-1/2/L/Lsum pairs per second on a MeQSum file (Summary scored against CHQ, the pairs
 /// `scripts/bench_rouge.py` gives rouge_score), printed as one JSON line.

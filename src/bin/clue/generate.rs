@@ -6,9 +6,9 @@ use std::io::BufRead;
 use std::path::Path;
 use std::time::Instant;
 
-use clue::loader::gguf;
-use clue::loader::tokenizer::Tokenizer;
-use clue::model::{self, Backend, Control, LoadedModel};
+use clue_wasm::loader::gguf;
+use clue_wasm::loader::tokenizer::Tokenizer;
+use clue_wasm::model::{self, Backend, Control, LoadedModel};
 
 /// What `clue generate` was asked to do.
 pub struct GenerateArgs<'a> {

@@ -28,8 +28,8 @@ mod cli {
     use std::process::ExitCode;
 
     use clap::{Parser, Subcommand, ValueEnum};
-    use clue::data::TaskId;
-    use clue::tasks::{ChatStyle, Profile, ReadingMode};
+    use clue_wasm::data::TaskId;
+    use clue_wasm::tasks::{ChatStyle, Profile, ReadingMode};
 
     /// The CLUE clinical benchmark, natively and in the browser.
     #[derive(Parser)]
@@ -171,10 +171,10 @@ mod cli {
     }
 
     impl BackendArg {
-        fn backend(self) -> clue::model::Backend {
+        fn backend(self) -> clue_wasm::model::Backend {
             match self {
-                BackendArg::Cpu => clue::model::Backend::Cpu,
-                BackendArg::Wgpu => clue::model::Backend::Wgpu,
+                BackendArg::Cpu => clue_wasm::model::Backend::Cpu,
+                BackendArg::Wgpu => clue_wasm::model::Backend::Wgpu,
             }
         }
     }
@@ -273,7 +273,7 @@ mod cli {
                             runs,
                         },
                 } => {
-                    let backends: Vec<clue::model::Backend> =
+                    let backends: Vec<clue_wasm::model::Backend> =
                         backend.into_iter().map(BackendArg::backend).collect();
                     super::bench::model(&model, &backends, runs)
                 }

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use clue::data::{self, TaskId};
-use clue::eval::{self, Rescored};
-use clue::metrics::aggregate::{AggregateOptions, ComposedScore};
-use clue::tasks::{ChatStyle, Profile, ReadingMode, TaskSettings};
+use clue_wasm::data::{self, TaskId};
+use clue_wasm::eval::{self, Rescored};
+use clue_wasm::metrics::aggregate::{AggregateOptions, ComposedScore};
+use clue_wasm::tasks::{ChatStyle, Profile, ReadingMode, TaskSettings};
 
 /// What `clue score` was asked to do, validated.
 pub struct ScoreArgs<'a> {
