@@ -9,7 +9,8 @@ pub struct Example {
     /// The file's own id where it has one (MedNLI `pairID`, MeQSum `File`, Problem Summary
     /// `File ID`, MeDiSumCode `hadm_id`, LongHealth `patient/No`), else the 0-based row index.
     pub id: String,
-    /// 1-based line (JSONL, CSV) or row (xlsx, JSON array element) in the source, for messages.
+    /// Where the example sits in its file, for messages: the 1-based line (JSONL, CSV, the line
+    /// where a JSON array element or a LongHealth question starts) or spreadsheet row (xlsx).
     pub line: usize,
     /// The task-specific fields.
     pub record: Record,
