@@ -10,7 +10,8 @@ use crate::tasks::Sampling;
 use super::device::{self, Backend, DeviceError};
 use super::generate::{Completion, Control, GenerateSettings, StopRule, generate};
 use super::gguf::{GgufWeights, config_from_gguf};
-use super::llama::{Llama, ModelError};
+use super::llama::{Llama, LlamaConfig, ModelError};
+use super::safetensors::{INDEX_FILE, SafetensorsWeights};
 
 /// Why a model could not be loaded or prompted; every variant names the model file.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,14 @@ pub enum LoadError {
     /// The device could not be opened.
     #[error(transparent)]
     Device(#[from] DeviceError),
+    /// A Hugging Face model directory lacks a file or holds unreadable safetensors.
+    #[error("{directory}: {message}")]
+    Directory {
+        /// The directory's name.
+        directory: String,
+        /// What is missing or wrong, naming the file.
+        message: String,
+    },
     /// The model's chat template failed or is missing.
     #[error("{file}: chat template: {message}")]
     ChatTemplate {
@@ -94,6 +103,66 @@ impl LoadedModel {
             tokenizer,
             backend,
             file: file.to_owned(),
+        })
+    }
+
+    /// Builds a model from a Hugging Face directory's files (name, bytes): `config.json`,
+    /// `tokenizer.json` with the optional `tokenizer_config.json`, and the `*.safetensors`
+    /// weights with `model.safetensors.index.json` when sharded. Names may carry the directory
+    /// path; only the last component counts. `directory` names the model in messages.
+    pub async fn from_hf_directory(
+        directory: &str,
+        files: &[(String, Vec<u8>)],
+        backend: Backend,
+    ) -> Result<LoadedModel, LoadError> {
+        let base = |name: &str| name.rsplit(['/', '\\']).next().unwrap_or(name).to_owned();
+        let named: Vec<(String, &[u8])> = files
+            .iter()
+            .map(|(name, bytes)| (base(name), bytes.as_slice()))
+            .collect();
+        let file = |wanted: &str| {
+            named
+                .iter()
+                .find(|(name, _)| name == wanted)
+                .map(|&(_, bytes)| bytes)
+        };
+        let directory_error = |message: String| LoadError::Directory {
+            directory: directory.to_owned(),
+            message,
+        };
+        let required = |wanted: &str| {
+            file(wanted).ok_or_else(|| directory_error(format!("{wanted} is missing")))
+        };
+        let model_error = |source| LoadError::Model {
+            file: directory.to_owned(),
+            source,
+        };
+        let config = LlamaConfig::from_json(required("config.json")?).map_err(model_error)?;
+        let tokenizer = Tokenizer::from_tokenizer_json(
+            required("tokenizer.json")?,
+            file("tokenizer_config.json"),
+        )
+        .map_err(|source| LoadError::Tokenizer {
+            file: format!("{directory}/tokenizer.json"),
+            source,
+        })?;
+        let shards: Vec<(&str, &[u8])> = named
+            .iter()
+            .filter(|(name, _)| name.ends_with(".safetensors"))
+            .map(|(name, bytes)| (name.as_str(), *bytes))
+            .collect();
+        if shards.is_empty() {
+            return Err(directory_error("no *.safetensors weights".into()));
+        }
+        let weights = SafetensorsWeights::new(&shards, file(INDEX_FILE))
+            .map_err(|e| directory_error(e.to_string()))?;
+        let device = device::open(backend).await?;
+        let model = Llama::load(&config, &weights, &device).map_err(model_error)?;
+        Ok(LoadedModel {
+            model,
+            tokenizer,
+            backend,
+            file: directory.to_owned(),
         })
     }
 

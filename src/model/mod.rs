@@ -8,7 +8,9 @@ mod generate;
 mod gguf;
 mod llama;
 mod loaded;
+mod safetensors;
 
+pub use self::safetensors::{INDEX_FILE, SafetensorsError, SafetensorsWeights};
 pub use cache::KvCache;
 pub use device::{Backend, DeviceError, MatmulCheck, matmul_check, open, read_f32};
 pub use generate::{
