@@ -59,9 +59,25 @@ document.getElementById('generate-form').addEventListener('submit', (event) => {
   document.getElementById('gen-run').disabled = true;
   document.getElementById('gen-output').textContent = '';
   genStatus.textContent = 'Starting…';
+  const refuse = (text) => {
+    genStatus.textContent = text;
+    form.dataset.state = 'error';
+    document.getElementById('gen-run').disabled = false;
+  };
+  let model = { url: '/models/SmolLM2-135M-Instruct.Q4_1.gguf' };
+  const source = form.querySelector('input[name="gen-source"]:checked').value;
+  if (source === 'url') {
+    const url = document.getElementById('gen-url').value.trim();
+    if (!url) return refuse('Enter the model\'s URL first.');
+    model = { url };
+  } else if (source === 'file') {
+    const file = document.getElementById('gen-file').files[0];
+    if (!file) return refuse('Choose a .gguf file first.');
+    model = { file };
+  }
   worker.postMessage({
     type: 'generate',
-    url: '/models/SmolLM2-135M-Instruct.Q4_1.gguf',
+    ...model,
     backend: document.getElementById('gen-backend').value,
     prompt: document.getElementById('gen-prompt').value,
     chat: document.getElementById('gen-chat').checked,

@@ -88,14 +88,16 @@ async function fetchModel(url) {
   return bytes;
 }
 
-async function generate({ url, backend, prompt, chat, maxTokens }) {
-  const key = `${url} ${backend}`;
+/** A model chosen by URL (fetched, cached) or as a local file (read here, never uploaded). */
+async function generate({ url, file, backend, prompt, chat, maxTokens }) {
+  const source = file ? `file:${file.name}:${file.size}:${file.lastModified}` : url;
+  const key = `${source} ${backend}`;
   if (!models.has(key)) {
     const started = performance.now();
-    const bytes = await fetchModel(url);
-    const name = url.split('/').pop();
+    const bytes = file ? new Uint8Array(await file.arrayBuffer()) : await fetchModel(url);
+    const name = file ? file.name : new URL(url, self.location.href).pathname.split('/').pop();
     models.set(key, await Generator.load(name, bytes, backend));
-    postMessage({ type: 'model-loaded', url, backend, bytes: bytes.length, load_ms: performance.now() - started });
+    postMessage({ type: 'model-loaded', name, backend, bytes: bytes.length, load_ms: performance.now() - started });
   }
   const result = await models.get(key).generate(prompt, chat, maxTokens);
   postMessage({ type: 'generation', backend, ...result });

@@ -54,3 +54,38 @@ test('greedy generation in the browser equals the native run, on CPU and WebGPU'
     await browser.close();
   }
 });
+
+test('a model from a local file and from a URL gives the same tokens as the default', { timeout: 600_000 }, async () => {
+  const native = nativeCompletion();
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    await page.goto(baseUrl());
+    await page.waitForSelector('body[data-state="done"]', { timeout: 240_000 });
+    const run = async (what) => {
+      await page.evaluate(() => { document.getElementById('generate-form').dataset.state = ''; });
+      await page.selectOption('#gen-backend', 'cpu');
+      await page.fill('#gen-prompt', PROMPT);
+      await page.fill('#gen-max', String(MAX_TOKENS));
+      await page.click('#gen-run');
+      await page.waitForSelector('#generate-form[data-state="done"], #generate-form[data-state="error"]', { timeout: 300_000 });
+      const status = await page.textContent('#gen-status');
+      assert.equal(await page.getAttribute('#generate-form', 'data-state'), 'done', `${what}: ${status}`);
+      return JSON.parse(await page.getAttribute('#gen-output', 'data-ids'));
+    };
+    await page.check('input[name="gen-source"][value="file"]');
+    await page.setInputFiles('#gen-file', MODEL);
+    assert.deepEqual(await run('local file'), native.completion_ids);
+    await page.check('input[name="gen-source"][value="url"]');
+    await page.fill('#gen-url', new URL(MODEL, baseUrl()).href);
+    assert.deepEqual(await run('URL'), native.completion_ids);
+    // Choosing a file source without a file is refused on the page, not sent to the worker.
+    await page.check('input[name="gen-source"][value="file"]');
+    await page.setInputFiles('#gen-file', []);
+    await page.click('#gen-run');
+    await page.waitForSelector('#generate-form[data-state="error"]');
+    assert.match(await page.textContent('#gen-status'), /Choose a \.gguf file first/);
+  } finally {
+    await browser.close();
+  }
+});
