@@ -2,16 +2,19 @@
 //! heads, 97 tokens) against a naive f64 host implementation of the same equations, plus the
 //! cache, chunking, generation, scoring and error paths; once on wgpu against the CPU.
 
-use std::collections::HashMap;
 use std::num::NonZeroUsize;
 
 use burn::tensor::{Device, Tensor};
 use clue_wasm::model::{
-    Architecture, Backend, Completion, Control, GenerateSettings, KvCache, Llama, LlamaConfig,
-    LogitsAt, ModelError, RopeLayout, StopReason, StopRule, WeightSource, generate, loglikelihood,
-    open, prompt_logprobs, read_f32,
+    Backend, Completion, Control, GenerateSettings, KvCache, Llama, LlamaConfig, LogitsAt,
+    ModelError, RopeLayout, StopReason, StopRule, WeightSource, generate, loglikelihood, open,
+    prompt_logprobs, read_f32,
 };
 use clue_wasm::tasks::Sampling;
+
+mod common;
+
+use common::TestWeights;
 
 const TOLERANCE: f64 = 1e-4;
 
@@ -29,113 +32,14 @@ fn tiny_config(model_type: &str, layout: &str, tied: bool) -> LlamaConfig {
     LlamaConfig::from_json(json.as_bytes()).expect("the tiny config is valid")
 }
 
-/// xorshift64*: the test's own seeded values.
-struct Values(u64);
-
-impl Values {
-    /// Uniform in `[-scale, scale)`.
-    fn uniform(&mut self, scale: f32) -> f32 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let bits = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40;
-        (bits as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
-    }
+/// A weight's values in f64, for the host reference.
+fn f64s(weights: &TestWeights, name: &str) -> Vec<f64> {
+    weights.0[name].1.iter().map(|&v| f64::from(v)).collect()
 }
 
-/// Tensors by Hugging Face name.
-#[derive(Clone)]
-struct TestWeights(HashMap<String, (Vec<usize>, Vec<f32>)>);
-
-impl WeightSource for TestWeights {
-    fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>), ModelError> {
-        self.0
-            .get(name)
-            .cloned()
-            .ok_or_else(|| ModelError::MissingWeight {
-                name: name.to_owned(),
-            })
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.0.contains_key(name)
-    }
-}
-
-impl TestWeights {
-    /// Seeded weights of every tensor `config` needs: linear layers with the usual
-    /// `1/sqrt(fan_in)` spread, norms near 1, Qwen2's q/k/v biases, `lm_head` when untied.
-    fn random(config: &LlamaConfig, seed: u64) -> TestWeights {
-        let mut values = Values(seed);
-        let mut tensors = HashMap::new();
-        let mut add = |name: String, shape: Vec<usize>, scale: f32, offset: f32| {
-            let len = shape.iter().product();
-            let data = (0..len).map(|_| offset + values.uniform(scale)).collect();
-            tensors.insert(name, (shape, data));
-        };
-        let (hidden, inter, vocab) = (
-            config.hidden_size,
-            config.intermediate_size,
-            config.vocab_size,
-        );
-        let (q_rows, kv_rows) = (
-            config.num_attention_heads * config.head_dim(),
-            config.kv_heads() * config.head_dim(),
-        );
-        let linear_scale = |fan_in: usize| (3.0 / fan_in as f32).sqrt();
-        add(
-            "model.embed_tokens.weight".into(),
-            vec![vocab, hidden],
-            1.0,
-            0.0,
-        );
-        add("model.norm.weight".into(), vec![hidden], 0.2, 1.0);
-        if !config.tie_word_embeddings {
-            add(
-                "lm_head.weight".into(),
-                vec![vocab, hidden],
-                linear_scale(hidden),
-                0.0,
-            );
-        }
-        let qwen2 = config.architecture == Architecture::Qwen2;
-        for layer in 0..config.num_hidden_layers {
-            let p = format!("model.layers.{layer}");
-            for norm in ["input_layernorm", "post_attention_layernorm"] {
-                add(format!("{p}.{norm}.weight"), vec![hidden], 0.2, 1.0);
-            }
-            // (name, rows, fan-in, whether Qwen2 gives it a bias)
-            for (name, rows, fan_in, biased) in [
-                ("self_attn.q_proj", q_rows, hidden, true),
-                ("self_attn.k_proj", kv_rows, hidden, true),
-                ("self_attn.v_proj", kv_rows, hidden, true),
-                ("self_attn.o_proj", hidden, q_rows, false),
-                ("mlp.gate_proj", inter, hidden, false),
-                ("mlp.up_proj", inter, hidden, false),
-                ("mlp.down_proj", hidden, inter, false),
-            ] {
-                let shape = vec![rows, fan_in];
-                add(
-                    format!("{p}.{name}.weight"),
-                    shape,
-                    linear_scale(fan_in),
-                    0.0,
-                );
-                if qwen2 && biased {
-                    add(format!("{p}.{name}.bias"), vec![rows], 0.3, 0.0);
-                }
-            }
-        }
-        TestWeights(tensors)
-    }
-
-    fn f64s(&self, name: &str) -> Vec<f64> {
-        self.0[name].1.iter().map(|&v| f64::from(v)).collect()
-    }
-
-    fn optional(&self, name: &str) -> Option<Vec<f64>> {
-        self.has(name).then(|| self.f64s(name))
-    }
+/// A weight the config may or may not imply (a bias), in f64.
+fn optional(weights: &TestWeights, name: &str) -> Option<Vec<f64>> {
+    weights.has(name).then(|| f64s(weights, name))
 }
 
 /// `W·x (+ b)` with `W` row-major `[rows, x.len()]`.
@@ -181,15 +85,15 @@ fn reference_logits(config: &LlamaConfig, w: &TestWeights, ids: &[u32]) -> Vec<V
         config.head_dim(),
     );
     let eps = config.rms_norm_eps;
-    let embedding = w.f64s("model.embed_tokens.weight");
+    let embedding = f64s(w, "model.embed_tokens.weight");
     let mut xs: Vec<Vec<f64>> = ids
         .iter()
         .map(|&id| embedding[id as usize * hidden..(id as usize + 1) * hidden].to_vec())
         .collect();
     for layer in 0..config.num_hidden_layers {
         let p = format!("model.layers.{layer}");
-        let attn = |name: &str| w.f64s(&format!("{p}.self_attn.{name}.weight"));
-        let bias = |name: &str| w.optional(&format!("{p}.self_attn.{name}.bias"));
+        let attn = |name: &str| f64s(w, &format!("{p}.self_attn.{name}.weight"));
+        let bias = |name: &str| optional(w, &format!("{p}.self_attn.{name}.bias"));
         let (wq, wk, wv, wo) = (
             attn("q_proj"),
             attn("k_proj"),
@@ -201,7 +105,7 @@ fn reference_logits(config: &LlamaConfig, w: &TestWeights, ids: &[u32]) -> Vec<V
         let mut keys = Vec::new();
         let mut values = Vec::new();
         for (position, x) in xs.iter().enumerate() {
-            let normed = rms_norm(x, &w.f64s(&format!("{p}.input_layernorm.weight")), eps);
+            let normed = rms_norm(x, &f64s(w, &format!("{p}.input_layernorm.weight")), eps);
             let mut q = matvec(&wq, &normed, bq.as_ref());
             let mut k = matvec(&wk, &normed, bk.as_ref());
             rope(
@@ -246,29 +150,32 @@ fn reference_logits(config: &LlamaConfig, w: &TestWeights, ids: &[u32]) -> Vec<V
             x.iter_mut().zip(attended).for_each(|(a, b)| *a += b);
             let normed = rms_norm(
                 x,
-                &w.f64s(&format!("{p}.post_attention_layernorm.weight")),
+                &f64s(w, &format!("{p}.post_attention_layernorm.weight")),
                 eps,
             );
-            let gate = matvec(&w.f64s(&format!("{p}.mlp.gate_proj.weight")), &normed, None);
-            let up = matvec(&w.f64s(&format!("{p}.mlp.up_proj.weight")), &normed, None);
+            let gate = matvec(
+                &f64s(w, &format!("{p}.mlp.gate_proj.weight")),
+                &normed,
+                None,
+            );
+            let up = matvec(&f64s(w, &format!("{p}.mlp.up_proj.weight")), &normed, None);
             let activated: Vec<f64> = gate
                 .iter()
                 .zip(&up)
                 .map(|(g, u)| g / (1.0 + (-g).exp()) * u)
                 .collect();
             let down = matvec(
-                &w.f64s(&format!("{p}.mlp.down_proj.weight")),
+                &f64s(w, &format!("{p}.mlp.down_proj.weight")),
                 &activated,
                 None,
             );
             x.iter_mut().zip(down).for_each(|(a, b)| *a += b);
         }
     }
-    let head = w
-        .optional("lm_head.weight")
+    let head = optional(w, "lm_head.weight")
         .filter(|_| !config.tie_word_embeddings)
         .unwrap_or(embedding);
-    let norm = w.f64s("model.norm.weight");
+    let norm = f64s(w, "model.norm.weight");
     xs.iter()
         .map(|x| matvec(&head, &rms_norm(x, &norm, eps), None))
         .collect()

@@ -2,15 +2,19 @@
 //! one file and in two shards with an index, gives the same logits as its in-memory weights;
 //! a whole model directory loads; malformed files and indexes are errors that name the file.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use clue_wasm::loader::{gguf, tokenizer::Tokenizer};
 use clue_wasm::model::{
-    Architecture, Backend, INDEX_FILE, Llama, LlamaConfig, LoadError, LoadedModel, LogitsAt,
-    ModelError, SafetensorsError, SafetensorsWeights, WeightSource, open, read_f32,
+    Backend, INDEX_FILE, Llama, LlamaConfig, LoadError, LoadedModel, LogitsAt, ModelError,
+    SafetensorsError, SafetensorsWeights, WeightSource, open, read_f32,
 };
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, serialize};
+
+mod common;
+
+use common::TestWeights as Weights;
 
 /// A prompt of in-vocabulary ids.
 const PROMPT: [u32; 7] = [5, 17, 42, 96, 0, 33, 71];
@@ -30,82 +34,14 @@ fn tiny_config(model_type: &str, vocab: usize) -> String {
     )
 }
 
-/// Tensors by Hugging Face name, ordered so that shards split the same way every run.
-#[derive(Clone)]
-struct Weights(BTreeMap<String, (Vec<usize>, Vec<f32>)>);
-
-impl WeightSource for Weights {
-    fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>), ModelError> {
-        self.0
-            .get(name)
-            .cloned()
-            .ok_or_else(|| ModelError::MissingWeight {
-                name: name.to_owned(),
-            })
-    }
-
-    fn has(&self, name: &str) -> bool {
-        self.0.contains_key(name)
-    }
+/// Serialization of the shared random weights into safetensors, as a checkpoint would hold them.
+trait Checkpoint: Sized {
+    /// The same weights after a round trip through `dtype`'s precision.
+    fn rounded(&self, dtype: Dtype) -> Self;
+    fn serialize(&self, dtype: Dtype, keep: impl Fn(&str) -> bool) -> Vec<u8>;
 }
 
-impl Weights {
-    /// Seeded values (xorshift64*) in `[-0.3, 0.3)` for every tensor `config` needs, norms
-    /// near 1, Qwen2's q/k/v biases and an untied `lm_head`.
-    fn random(config: &LlamaConfig, mut seed: u64) -> Weights {
-        let mut uniform = move || {
-            seed ^= seed >> 12;
-            seed ^= seed << 25;
-            seed ^= seed >> 27;
-            let bits = seed.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 40;
-            (bits as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * 0.3
-        };
-        let mut tensors = BTreeMap::new();
-        let mut add = |name: String, shape: Vec<usize>, offset: f32| {
-            let values = (0..shape.iter().product())
-                .map(|_| offset + uniform())
-                .collect();
-            tensors.insert(name, (shape, values));
-        };
-        let (hidden, inter, vocab) = (
-            config.hidden_size,
-            config.intermediate_size,
-            config.vocab_size,
-        );
-        let q_rows = config.num_attention_heads * config.head_dim();
-        let kv_rows = config.kv_heads() * config.head_dim();
-        add("model.embed_tokens.weight".into(), vec![vocab, hidden], 0.0);
-        add("lm_head.weight".into(), vec![vocab, hidden], 0.0);
-        add("model.norm.weight".into(), vec![hidden], 1.0);
-        for layer in 0..config.num_hidden_layers {
-            let p = format!("model.layers.{layer}");
-            add(format!("{p}.input_layernorm.weight"), vec![hidden], 1.0);
-            add(
-                format!("{p}.post_attention_layernorm.weight"),
-                vec![hidden],
-                1.0,
-            );
-            for (name, rows, columns) in [
-                ("self_attn.q_proj", q_rows, hidden),
-                ("self_attn.k_proj", kv_rows, hidden),
-                ("self_attn.v_proj", kv_rows, hidden),
-                ("self_attn.o_proj", hidden, q_rows),
-                ("mlp.gate_proj", inter, hidden),
-                ("mlp.up_proj", inter, hidden),
-                ("mlp.down_proj", hidden, inter),
-            ] {
-                add(format!("{p}.{name}.weight"), vec![rows, columns], 0.0);
-            }
-            if config.architecture == Architecture::Qwen2 {
-                for (name, rows) in [("q_proj", q_rows), ("k_proj", kv_rows), ("v_proj", kv_rows)] {
-                    add(format!("{p}.self_attn.{name}.bias"), vec![rows], 0.0);
-                }
-            }
-        }
-        Weights(tensors)
-    }
-
-    /// The same weights after a round trip through `dtype`'s precision.
+impl Checkpoint for Weights {
     fn rounded(&self, dtype: Dtype) -> Weights {
         let round = |v: f32| match dtype {
             Dtype::F16 => half::f16::from_f32(v).to_f32(),
