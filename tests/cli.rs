@@ -1,5 +1,5 @@
-//! The `clue` command as a user runs it: `score` on the real MeQSum file, its errors, and
-//! `serve`'s headers.
+//! The `clue` command as a user runs it: `score` on the real MeQSum file, its errors, `serve`'s
+//! headers, and `eval` (real data, a killed run resumed from its cache, bad settings).
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -236,4 +236,160 @@ fn serve_refuses_a_root_without_the_page() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("has no index.html"));
+}
+
+/// Runs `clue eval` with `args` to completion and returns its results.json.
+fn eval_to_end(out: &Path, args: &[&str]) -> serde_json::Value {
+    let output = clue()
+        .arg("eval")
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read_to_string(out.join("results.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn eval_on_real_meqsum_writes_results_samples_and_csv() {
+    let out = scratch("eval-meqsum");
+    let _ = std::fs::remove_dir_all(&out);
+    let data = format!("meqsum={MEQSUM}");
+    let results = eval_to_end(
+        &out,
+        &["--data", &data, "--limit", "2", "--max-new-tokens", "8"],
+    );
+    assert_eq!(results["tasks"]["meqsum"]["n"], 2);
+    assert!(
+        results["tasks"].get("mednli").is_none(),
+        "only the task given data"
+    );
+    assert_eq!(results["run"]["data"][0]["file"], MEQSUM);
+    assert_eq!(results["run"]["generated"], 2);
+    let samples = std::fs::read_to_string(out.join("samples.jsonl")).unwrap();
+    assert_eq!(samples.lines().count(), 2);
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert!(
+        csv.starts_with("task,metric,value,ci95_low,ci95_high,n\n"),
+        "{csv}"
+    );
+
+    // `clue score` takes the samples file as predictions and gives the same ROUGE.
+    let output = clue()
+        .args(["score", "--task", "meqsum", "--json", "--data", MEQSUM])
+        .arg("--predictions")
+        .arg(out.join("samples.jsonl"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rescored: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        rescored["tasks"]["meqsum"]["metrics"],
+        results["tasks"]["meqsum"]["metrics"]
+    );
+}
+
+#[test]
+fn a_killed_eval_resumes_from_its_cache() {
+    let out = scratch("eval-killed");
+    let _ = std::fs::remove_dir_all(&out);
+    let args = [
+        "--tasks",
+        "meqsum",
+        "--limit",
+        "4",
+        "--max-new-tokens",
+        "24",
+    ];
+    let mut child = clue()
+        .arg("eval")
+        .args(args)
+        .arg("--out")
+        .arg(&out)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let cache = out.join("cache.jsonl");
+    let finished_lines = || {
+        std::fs::read_to_string(&cache)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while finished_lines() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no completion within 300 s"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it was killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = finished_lines();
+    assert!(before < 4, "killed midway ({before} of 4 finished)");
+
+    let results = eval_to_end(&out, &args);
+    let run = &results["run"];
+    assert_eq!(run["completed"], 4);
+    assert_eq!(
+        run["from_cache"], before,
+        "every finished completion came from the cache"
+    );
+    assert_eq!(run["generated"], 4 - before);
+    let samples = std::fs::read_to_string(out.join("samples.jsonl")).unwrap();
+    let cached = samples
+        .lines()
+        .filter(|l| l.contains("\"cached\":true"))
+        .count();
+    assert_eq!(cached, before);
+
+    // Run again: nothing left to compute.
+    let again = eval_to_end(&out, &args);
+    assert_eq!(again["run"]["generated"], 0);
+    assert_eq!(again["tasks"], results["tasks"]);
+}
+
+#[test]
+fn eval_refuses_bad_settings_naming_them() {
+    let out = scratch("eval-bad");
+    let cases: [(&[&str], &str); 3] = [
+        (&["--data", "meqsum"], "TASK=FILE"),
+        (
+            &["--tasks", "mednli", "--data", "meqsum=x.xlsx"],
+            "not among --tasks",
+        ),
+        (
+            &["--tasks", "mednli", "--ids", "nope"],
+            "no example or request has the id \"nope\"",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = clue()
+            .arg("eval")
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
 }

@@ -1,8 +1,10 @@
-//! The runner's scoring half: predictions made anywhere are joined to the requests a dataset
-//! yields, read as CLUE reads answers, scored per sample and aggregated. `clue score` and the
-//! page's Rescore mode both go through [`rescore`].
+//! The runner: [`Evaluation`] plans a run of a model on datasets and records its samples
+//! (`clue eval` and the page's worker drive it); [`rescore`] joins predictions made anywhere to
+//! the requests a dataset yields, reads them as CLUE reads answers, scores and aggregates them
+//! (`clue score` and the page's Rescore mode).
 
 mod predictions;
+mod run;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -16,6 +18,10 @@ use crate::tasks::{
     read_prediction, score,
 };
 pub use predictions::{PredictionLine, PredictionsError, read_predictions};
+pub use run::{
+    DataRecord, EvalOptions, Evaluation, Generated, Job, MAX_NEW_TOKENS_LIMIT, MAX_RESAMPLES,
+    ModelRecord, Progress, RequestInfo, RunContext, RunRecord, RunResults, SampleRecord,
+};
 
 /// Why a rescoring could not be done.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +48,27 @@ pub enum EvalError {
         task: TaskId,
         /// What ids of this task look like, where that helps.
         hint: String,
+    },
+    /// The model could not be loaded, prompted or run.
+    #[error(transparent)]
+    Model(#[from] crate::model::LoadError),
+    /// The aggregation settings are unusable.
+    #[error(transparent)]
+    Aggregate(#[from] crate::metrics::aggregate::AggregateError),
+    /// A setting of the run cannot be meant.
+    #[error("setting \"{field}\": {message}")]
+    Settings {
+        /// The setting.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A cached completion does not fit its request (the cache holds another run's entry under
+    /// this key, which only a corrupted cache can do).
+    #[error("request {id}: the cached completion does not fit its prompt; delete the cache")]
+    CacheMismatch {
+        /// The request id.
+        id: String,
     },
     /// Not one prediction matched a request.
     #[error("{file}: no prediction matches a request of the {task} file")]
@@ -122,6 +149,11 @@ pub fn rescore(
         .collect();
     let mut answers: Vec<Option<&PredictionLine>> = vec![None; requests.len()];
     let mut few_shot = Vec::new();
+    // A samples file holds every task of a run; only this dataset's lines are scored.
+    let predictions: Vec<&PredictionLine> = predictions
+        .iter()
+        .filter(|line| line.task.is_none_or(|task| task == dataset.task))
+        .collect();
     for line in predictions {
         match index.get(line.id.as_str()) {
             Some(&i) => answers[i] = Some(line),

@@ -1,10 +1,13 @@
 //! Predictions made anywhere, read back for rescoring: JSON Lines of `{"id": …, "prediction":
 //! "…"}`, one per request, with the ids the readers and tasks give (numbers are accepted for
-//! ids and read as their decimal text).
+//! ids and read as their decimal text). A samples file of `clue eval` is such a file, with a
+//! `task` field on each line, so one file can hold every task.
 
 use std::collections::HashMap;
 
 use serde_json::Value;
+
+use crate::data::TaskId;
 
 /// Longest accepted line: far above any completion, low enough to refuse a wrong file early.
 const MAX_LINE_BYTES: usize = 64 << 20;
@@ -16,6 +19,8 @@ pub struct PredictionLine {
     pub id: String,
     /// The raw model output.
     pub prediction: String,
+    /// The task the line answers, when the file says (samples files do).
+    pub task: Option<TaskId>,
     /// 1-based line in the predictions file.
     pub line: usize,
 }
@@ -33,15 +38,15 @@ pub struct PredictionsError {
 }
 
 /// Reads a predictions file. Each non-blank line is a JSON object with a string or integer
-/// `id` and a string `prediction`; other fields (such as those of a samples file) are ignored.
-/// Ids must be unique.
+/// `id` and a string `prediction`, and optionally a `task` (`mednli`, `meqsum`, …); other fields
+/// (such as those of a samples file) are ignored. Ids must be unique within a task.
 pub fn read_predictions(file: &str, bytes: &[u8]) -> Result<Vec<PredictionLine>, PredictionsError> {
     let error = |line: Option<usize>, message: String| PredictionsError {
         file: file.to_string(),
         line,
         message,
     };
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut seen: HashMap<(Option<TaskId>, String), usize> = HashMap::new();
     let mut out = Vec::new();
     for (index, raw) in bytes.split(|&b| b == b'\n').enumerate() {
         let line = index + 1;
@@ -91,7 +96,25 @@ pub fn read_predictions(file: &str, bytes: &[u8]) -> Result<Vec<PredictionLine>,
                 ));
             }
         };
-        if let Some(first) = seen.insert(id.clone(), line) {
+        let task = match object.get("task") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(name)) => Some(TaskId::parse(name).ok_or_else(|| {
+                error(
+                    Some(line),
+                    format!(
+                        "field \"task\": {name:?} is not a CLUE task ({})",
+                        TaskId::ALL.map(TaskId::as_str).join(", ")
+                    ),
+                )
+            })?),
+            Some(other) => {
+                return Err(error(
+                    Some(line),
+                    format!("field \"task\" must be a string, found {other}"),
+                ));
+            }
+        };
+        if let Some(first) = seen.insert((task, id.clone()), line) {
             return Err(error(
                 Some(line),
                 format!("field \"id\": {id:?} was already given on line {first}"),
@@ -100,6 +123,7 @@ pub fn read_predictions(file: &str, bytes: &[u8]) -> Result<Vec<PredictionLine>,
         out.push(PredictionLine {
             id,
             prediction,
+            task,
             line,
         });
     }

@@ -2,10 +2,12 @@
 //! tokenizer and chat template from the same file. The page's worker and the `clue` command
 //! load models through this one path, so both see the same ids and the same completions.
 
+use sha2::{Digest, Sha256};
+
 use crate::loader::gguf::{self, GgufError};
 use crate::loader::tokenizer::{Tokenizer, TokenizerError};
-use crate::prompt::chat_template::{ChatTemplate, ChatTemplateError, Message, Role, SpecialTokens};
-use crate::tasks::Sampling;
+use crate::prompt::chat_template::{ChatTemplate, Message, Role, SpecialTokens};
+use crate::tasks::{ChatStyle, Sampling};
 
 use super::device::{self, Backend, DeviceError};
 use super::generate::{Completion, Control, GenerateSettings, StopRule, generate};
@@ -71,6 +73,25 @@ pub struct LoadedModel {
     pub backend: Backend,
     /// The model file's name, for messages and records.
     pub file: String,
+    /// Size of the model's files in bytes.
+    pub size: u64,
+    /// SHA-256 of the model file (of a directory: of its files' names, lengths and bytes in
+    /// name order), lower-case hex; the completion cache is keyed by it.
+    pub sha256: String,
+}
+
+/// A prompt ready for the model: the text as rendered and the ids the model sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedPrompt {
+    /// The rendered prompt, special-token text included.
+    pub text: String,
+    /// Its ids: the chat template's markers as special tokens, data as text.
+    pub ids: Vec<u32>,
+}
+
+/// Lower-case hex of a SHA-256 digest.
+pub(crate) fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl LoadedModel {
@@ -103,6 +124,8 @@ impl LoadedModel {
             tokenizer,
             backend,
             file: file.to_owned(),
+            size: bytes.len() as u64,
+            sha256: hex(&Sha256::digest(bytes)),
         })
     }
 
@@ -158,11 +181,22 @@ impl LoadedModel {
             .map_err(|e| directory_error(e.to_string()))?;
         let device = device::open(backend).await?;
         let model = Llama::load(&config, &weights, &device).map_err(model_error)?;
+        let mut files_in_order: Vec<&(String, &[u8])> = named.iter().collect();
+        files_in_order.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut hasher = Sha256::new();
+        for (name, bytes) in &files_in_order {
+            hasher.update((name.len() as u64).to_le_bytes());
+            hasher.update(name.as_bytes());
+            hasher.update((bytes.len() as u64).to_le_bytes());
+            hasher.update(bytes);
+        }
         Ok(LoadedModel {
             model,
             tokenizer,
             backend,
             file: directory.to_owned(),
+            size: files.iter().map(|(_, bytes)| bytes.len() as u64).sum(),
+            sha256: hex(&hasher.finalize()),
         })
     }
 
@@ -171,23 +205,37 @@ impl LoadedModel {
     /// text, even where it quotes `<|im_end|>`. Without, `text` is the exact prompt and
     /// special-token text in it is parsed as such (BOS added where the model asks for it).
     pub fn prompt_ids(&self, text: &str, chat: bool) -> Result<Vec<u32>, LoadError> {
-        let tokenizer = &self.tokenizer;
-        let tokenizer_error = |source| LoadError::Tokenizer {
+        if chat {
+            Ok(self.encode_chat(&[Message::new(Role::User, text)], "")?.ids)
+        } else {
+            self.tokenizer
+                .encode_prompt(text)
+                .map_err(|source| self.tokenizer_error(source))
+        }
+    }
+
+    fn tokenizer_error(&self, source: TokenizerError) -> LoadError {
+        LoadError::Tokenizer {
             file: self.file.clone(),
             source,
-        };
-        if !chat {
-            return tokenizer.encode_prompt(text).map_err(tokenizer_error);
         }
-        let template_error = |message: String| LoadError::ChatTemplate {
+    }
+
+    fn template_error(&self, message: String) -> LoadError {
+        LoadError::ChatTemplate {
             file: self.file.clone(),
             message,
+        }
+    }
+
+    /// The model's chat template with its special tokens, or `None` for a base model.
+    pub fn chat_template(&self) -> Result<Option<ChatTemplate>, LoadError> {
+        let tokenizer = &self.tokenizer;
+        let Some(source) = tokenizer.chat_template() else {
+            return Ok(None);
         };
-        let source = tokenizer
-            .chat_template()
-            .ok_or_else(|| template_error("the model has none".into()))?;
         let token = |id: Option<u32>| id.and_then(|id| tokenizer.token_text(id).map(str::to_owned));
-        let template = ChatTemplate::new(
+        ChatTemplate::new(
             source,
             SpecialTokens {
                 bos_token: token(tokenizer.bos_id()),
@@ -195,24 +243,176 @@ impl LoadedModel {
                 ..SpecialTokens::default()
             },
         )
-        .map_err(|e: ChatTemplateError| template_error(e.to_string()))?;
-        // The message is rendered as a private-use placeholder, so that only the template's own
-        // text is searched for special tokens.
-        const PLACEHOLDER: &str = "\u{F8FF}message\u{F8FF}";
-        let rendered = template
-            .render(&[Message::new(Role::User, PLACEHOLDER)], true)
-            .map_err(|e| template_error(e.to_string()))?;
-        let (before, after) = rendered
-            .split_once(PLACEHOLDER)
-            .ok_or_else(|| template_error("it dropped the message".into()))?;
+        .map(Some)
+        .map_err(|e| self.template_error(e.to_string()))
+    }
+
+    /// How the model takes a conversation: a base model without a template; an instruct model
+    /// whose template renders a system message; or one whose template refuses or drops it
+    /// (the system prompt then goes in front of the first user turn, as the reference does).
+    pub fn chat_style(&self) -> Result<ChatStyle, LoadError> {
+        let Some(template) = self.chat_template()? else {
+            return Ok(ChatStyle::BaseModel);
+        };
+        const PROBE: &str = "\u{F8FF}system probe\u{F8FF}";
+        let messages = [
+            Message::new(Role::System, PROBE),
+            Message::new(Role::User, "Hello"),
+        ];
+        Ok(match template.render(&messages, true) {
+            Ok(text) if text.contains(PROBE) => ChatStyle::SystemRole,
+            _ => ChatStyle::NoSystemRole,
+        })
+    }
+
+    /// Renders `messages` with the model's chat template and the generation prompt, appends
+    /// `suffix` (an assistant-turn prefix), and encodes the result. Data is text, never control:
+    /// a message that quotes special-token text (`<|im_end|>`, `[INST]`) is encoded as plain
+    /// text, and only the template's own markers become special tokens. Messages without such
+    /// text are encoded together with the template around them, so their ids are exactly those
+    /// of encoding the whole rendered prompt.
+    pub fn encode_chat(
+        &self,
+        messages: &[Message],
+        suffix: &str,
+    ) -> Result<EncodedPrompt, LoadError> {
+        let template = self
+            .chat_template()?
+            .ok_or_else(|| self.template_error("the model has none".into()))?;
+        let render = |messages: &[Message]| {
+            template
+                .render(messages, true)
+                .map_err(|e| self.template_error(e.to_string()))
+        };
+        let rendered = render(messages)?;
+        // Each message rendered as a private-use placeholder shows where the template puts it.
+        let placeholder = |i: usize| format!("\u{F8FF}message {i}\u{F8FF}");
+        let marked: Vec<Message> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| Message::new(m.role, placeholder(i)))
+            .collect();
+        let skeleton = render(&marked)?;
+        let mut places = Vec::with_capacity(messages.len());
+        for i in 0..messages.len() {
+            let mark = placeholder(i);
+            let found: Vec<usize> = skeleton.match_indices(&mark).map(|(at, _)| at).collect();
+            match found.as_slice() {
+                [at] => places.push((*at, mark.len(), i)),
+                [] => return Err(self.template_error(format!("it drops message {i}"))),
+                _ => return Err(self.template_error(format!("it repeats message {i}"))),
+            }
+        }
+        places.sort_unstable();
+        // The template may trim message text (Llama 3's does); find which reading rebuilds the
+        // rendered prompt exactly, so the pieces encoded are the pieces the model would see.
+        let pieces = |trim: bool| {
+            let mut parts: Vec<(&str, Option<usize>)> = Vec::new();
+            let mut at = 0;
+            for &(start, len, i) in &places {
+                parts.push((&skeleton[at..start], None));
+                let content = messages[i].content.as_str();
+                parts.push((if trim { content.trim() } else { content }, Some(i)));
+                at = start + len;
+            }
+            parts.push((&skeleton[at..], None));
+            parts
+        };
+        let parts = [false, true]
+            .into_iter()
+            .map(pieces)
+            .find(|parts| parts.iter().map(|(text, _)| *text).collect::<String>() == rendered)
+            .ok_or_else(|| {
+                self.template_error(
+                    "it changes the message text in a way the prompt cannot be traced back to"
+                        .into(),
+                )
+            })?;
+
+        let tokenizer = &self.tokenizer;
+        let mut ids = Vec::new();
+        if let (true, Some(bos)) = (tokenizer.add_bos(), tokenizer.bos_id()) {
+            let bos_text = tokenizer.token_text(bos).unwrap_or_default();
+            if bos_text.is_empty() || !rendered.starts_with(bos_text) {
+                ids.push(bos);
+            }
+        }
+        let mut trusted = String::new();
+        for (text, message) in parts {
+            let quotes_control = message.is_some()
+                && tokenizer
+                    .encode(text, true)
+                    .map_err(|e| self.tokenizer_error(e))?
+                    != tokenizer
+                        .encode(text, false)
+                        .map_err(|e| self.tokenizer_error(e))?;
+            if quotes_control {
+                ids.extend(
+                    tokenizer
+                        .encode(&std::mem::take(&mut trusted), true)
+                        .map_err(|e| self.tokenizer_error(e))?,
+                );
+                ids.extend(
+                    tokenizer
+                        .encode(text, false)
+                        .map_err(|e| self.tokenizer_error(e))?,
+                );
+            } else {
+                trusted.push_str(text);
+            }
+        }
+        trusted.push_str(suffix);
+        ids.extend(
+            tokenizer
+                .encode(&trusted, true)
+                .map_err(|e| self.tokenizer_error(e))?,
+        );
+        Ok(EncodedPrompt {
+            text: rendered + suffix,
+            ids,
+        })
+    }
+
+    /// Encodes a base model's prompt: all of it is text (special-token text in it included),
+    /// with the BOS the model asks for.
+    pub fn encode_plain(&self, text: &str) -> Result<EncodedPrompt, LoadError> {
+        let tokenizer = &self.tokenizer;
         let mut ids = Vec::new();
         if let (true, Some(bos)) = (tokenizer.add_bos(), tokenizer.bos_id()) {
             ids.push(bos);
         }
-        for (part, special) in [(before, true), (text, false), (after, true)] {
-            ids.extend(tokenizer.encode(part, special).map_err(tokenizer_error)?);
-        }
-        Ok(ids)
+        ids.extend(
+            tokenizer
+                .encode(text, false)
+                .map_err(|e| self.tokenizer_error(e))?,
+        );
+        Ok(EncodedPrompt {
+            text: text.to_owned(),
+            ids,
+        })
+    }
+
+    /// Generates after `ids` with `settings`, stopping at the model's end-of-generation tokens
+    /// or one of `stop_strings`; `on_token` sees each new id and may cancel.
+    pub async fn complete(
+        &self,
+        ids: &[u32],
+        settings: &GenerateSettings,
+        stop_strings: &[String],
+        on_token: &mut dyn FnMut(u32) -> Control,
+    ) -> Result<Completion, LoadError> {
+        let decode = |ids: &[u32]| self.tokenizer.decode(ids, true).unwrap_or_default();
+        let stop = StopRule {
+            eos_ids: self.tokenizer.end_of_generation_ids(),
+            stop_strings,
+            decode: &decode,
+        };
+        generate(&self.model, self.backend, ids, settings, &stop, on_token)
+            .await
+            .map_err(|source| LoadError::Model {
+                file: self.file.clone(),
+                source,
+            })
     }
 
     /// Greedy generation of at most `max_new_tokens` after `ids`, stopping at the model's
@@ -223,22 +423,11 @@ impl LoadedModel {
         max_new_tokens: usize,
         on_token: &mut dyn FnMut(u32) -> Control,
     ) -> Result<Completion, LoadError> {
-        let decode = |ids: &[u32]| self.tokenizer.decode(ids, true).unwrap_or_default();
-        let stop = StopRule {
-            eos_ids: self.tokenizer.end_of_generation_ids(),
-            stop_strings: &[],
-            decode: &decode,
-        };
         let settings = GenerateSettings {
             max_new_tokens,
             sampling: Sampling::Greedy,
         };
-        generate(&self.model, self.backend, ids, &settings, &stop, on_token)
-            .await
-            .map_err(|source| LoadError::Model {
-                file: self.file.clone(),
-                source,
-            })
+        self.complete(ids, &settings, &[], on_token).await
     }
 
     /// The text of generated ids, special tokens left out.

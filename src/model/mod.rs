@@ -22,4 +22,5 @@ pub use llama::{
     Architecture, DEFAULT_PREFILL_CHUNK, Llama, LlamaConfig, LogitsAt, ModelError, RopeLayout,
     WeightSource,
 };
-pub use loaded::{LoadError, LoadedModel};
+pub(crate) use loaded::hex;
+pub use loaded::{EncodedPrompt, LoadError, LoadedModel};

@@ -143,6 +143,64 @@ pub fn rescore(
     to_js(&rescored)
 }
 
+/// Reads a dataset file (`task` names its task; without it the format is detected) and returns
+/// `{task, examples, patients}`; throws an error naming the file, line and field.
+#[wasm_bindgen(js_name = inspectData)]
+pub fn inspect_data(name: &str, bytes: &[u8], task: Option<String>) -> Result<JsValue, JsError> {
+    let task = parse_task(task.as_deref())?;
+    let dataset = crate::data::read(name, bytes, task)?;
+    #[derive(Serialize)]
+    struct Inspected {
+        task: crate::data::TaskId,
+        examples: usize,
+        patients: usize,
+    }
+    to_js(&Inspected {
+        task: dataset.task,
+        examples: dataset.examples.len(),
+        patients: dataset.patients.len(),
+    })
+}
+
+fn parse_task(task: Option<&str>) -> Result<Option<crate::data::TaskId>, JsError> {
+    task.filter(|t| !t.is_empty())
+        .map(|t| {
+            crate::data::TaskId::parse(t).ok_or_else(|| {
+                JsError::new(&format!(
+                    "unknown task {t:?} (one of {})",
+                    crate::data::TaskId::ALL.map(|t| t.as_str()).join(", ")
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// The six embedded synthetic demo sets in CLUE's order: `[{task, name, bytes}]`, `bytes` a
+/// `Uint8Array` in the task's official format.
+#[wasm_bindgen(js_name = demoSets)]
+pub fn demo_sets() -> Result<js_sys::Array, JsError> {
+    let sets = js_sys::Array::new();
+    for file in crate::data::demo::all() {
+        let object = js_sys::Object::new();
+        let set = |key: &str, value: JsValue| {
+            js_sys::Reflect::set(&object, &JsValue::from_str(key), &value)
+                .map(drop)
+                .map_err(|_| JsError::new("demoSets: could not build the object"))
+        };
+        set("task", JsValue::from_str(file.task.as_str()))?;
+        set("name", JsValue::from_str(file.name))?;
+        set("bytes", js_sys::Uint8Array::from(file.bytes).into())?;
+        sets.push(&object);
+    }
+    Ok(sets)
+}
+
+/// The demo data notice the page shows beside results on demo sets.
+#[wasm_bindgen(js_name = demoNotice)]
+pub fn demo_notice() -> String {
+    crate::data::demo::NOTICE.to_owned()
+}
+
 /// A model loaded in the worker: a GGUF file's decoder on the CPU or WebGPU with its tokenizer.
 #[wasm_bindgen]
 pub struct Generator {
@@ -166,6 +224,24 @@ impl Generator {
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
         self.inner.backend.as_str().to_string()
+    }
+
+    /// The model file's name.
+    #[wasm_bindgen(getter)]
+    pub fn file(&self) -> String {
+        self.inner.file.clone()
+    }
+
+    /// The model file's size in bytes.
+    #[wasm_bindgen(getter)]
+    pub fn size(&self) -> f64 {
+        self.inner.size as f64
+    }
+
+    /// SHA-256 of the model file, hex.
+    #[wasm_bindgen(getter)]
+    pub fn sha256(&self) -> String {
+        self.inner.sha256.clone()
     }
 
     /// Generates greedily after `prompt` (with `chat`, one user message for the model's chat
@@ -209,5 +285,150 @@ impl Generator {
             };
             to_js(&report).map_err(JsValue::from)
         })
+    }
+}
+
+/// A planned CLUE run in the worker. The worker drives it one request at a time: it looks
+/// `request(i).cache_key` up in its completion cache (IndexedDB), calls `generate(i)` on a miss
+/// and stores what it returns, and hands the completion to `record(i, generated, cached)`.
+/// Pausing and cancelling are the worker not asking for the next request.
+#[wasm_bindgen]
+pub struct Evaluation {
+    inner: std::rc::Rc<std::cell::RefCell<crate::eval::Evaluation>>,
+    model: std::rc::Rc<crate::model::LoadedModel>,
+}
+
+/// Reads `[{name, bytes, task?}]` from the page.
+fn datasets_from_js(datasets: &JsValue) -> Result<Vec<(crate::data::Dataset, Vec<u8>)>, JsError> {
+    let array: &js_sys::Array = datasets
+        .dyn_ref()
+        .ok_or_else(|| JsError::new("datasets must be an array of {name, bytes, task}"))?;
+    let mut out = Vec::new();
+    for (i, item) in array.iter().enumerate() {
+        let field = |key: &str| js_sys::Reflect::get(&item, &JsValue::from_str(key)).ok();
+        let name = field("name").and_then(|v| v.as_string()).ok_or_else(|| {
+            JsError::new(&format!("datasets[{i}]: field \"name\" must be a string"))
+        })?;
+        let bytes = field("bytes")
+            .and_then(|v| v.dyn_into::<js_sys::Uint8Array>().ok())
+            .ok_or_else(|| JsError::new(&format!("{name}: field \"bytes\" must be a Uint8Array")))?
+            .to_vec();
+        let task = parse_task(field("task").and_then(|v| v.as_string()).as_deref())?;
+        let dataset = crate::data::read(&name, &bytes, task)?;
+        out.push((dataset, bytes));
+    }
+    Ok(out)
+}
+
+#[wasm_bindgen]
+impl Evaluation {
+    /// Plans a run of `generator`'s model on `datasets` (`[{name, bytes, task?}]`) with
+    /// `options` (`{profile, mode, limit, ids, max_new_tokens, model_name, sampling_seed,
+    /// compat, seed, resamples}`, all optional). Throws naming the file, line and field.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        generator: &Generator,
+        datasets: JsValue,
+        options: JsValue,
+    ) -> Result<Evaluation, JsError> {
+        let options: crate::eval::EvalOptions = if options.is_undefined() || options.is_null() {
+            crate::eval::EvalOptions::default()
+        } else {
+            serde_wasm_bindgen::from_value(options)
+                .map_err(|e| JsError::new(&format!("evaluation options: {e}")))?
+        };
+        let datasets = datasets_from_js(&datasets)?;
+        let borrowed: Vec<(crate::data::Dataset, &[u8])> = datasets
+            .iter()
+            .map(|(dataset, bytes)| (dataset.clone(), bytes.as_slice()))
+            .collect();
+        let planned = crate::eval::Evaluation::plan(&generator.inner, &borrowed, options)?;
+        Ok(Evaluation {
+            inner: std::rc::Rc::new(std::cell::RefCell::new(planned)),
+            model: generator.inner.clone(),
+        })
+    }
+
+    /// Requests in the run.
+    #[wasm_bindgen(getter)]
+    pub fn total(&self) -> usize {
+        self.inner.borrow().len()
+    }
+
+    /// Whether request `index` has been recorded.
+    #[wasm_bindgen(js_name = isDone)]
+    pub fn is_done(&self, index: usize) -> bool {
+        self.inner.borrow().is_done(index)
+    }
+
+    /// `{index, task, id, prompt_sha256, prompt_tokens, cache_key, prompt}` of request `index`.
+    pub fn request(&self, index: usize) -> Result<JsValue, JsError> {
+        to_js(&self.inner.borrow().request(index)?)
+    }
+
+    /// Generates request `index`'s completion and resolves to the object to cache and record:
+    /// `{completion, completion_ids, stop_reason, prompt_tokens, prefill_ms, decode_ms}`.
+    pub fn generate(&self, index: usize) -> js_sys::Promise {
+        let job = self.inner.borrow().job(index);
+        let model = self.model.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let fail = |e: String| JsValue::from(JsError::new(&e));
+            let job = job.map_err(|e| fail(e.to_string()))?;
+            let generated = job
+                .run(&model, &mut |_| crate::model::Control::Continue)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            to_js(&generated).map_err(JsValue::from)
+        })
+    }
+
+    /// Reads, scores and records request `index`'s completion (`generated` as `generate`
+    /// resolved, possibly from the cache); returns the sample record.
+    pub fn record(
+        &self,
+        index: usize,
+        generated: JsValue,
+        cached: bool,
+    ) -> Result<JsValue, JsError> {
+        let generated: crate::eval::Generated = serde_wasm_bindgen::from_value(generated)
+            .map_err(|e| JsError::new(&format!("request {index}: completion: {e}")))?;
+        let mut inner = self.inner.borrow_mut();
+        let record = inner.record(index, &generated, cached)?;
+        to_js(record)
+    }
+
+    /// `{done, total, cached, generated, completion_tokens, tokens_per_second, eta_seconds,
+    /// task}`.
+    pub fn progress(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.borrow().progress())
+    }
+
+    /// The results of the samples recorded so far, as `clue eval` writes results.json; `run`
+    /// is `{backend, adapter, started_at, ended_at}`.
+    pub fn results(&self, run: JsValue) -> Result<JsValue, JsError> {
+        to_js(&self.run_results(run)?)
+    }
+
+    fn run_results(&self, run: JsValue) -> Result<crate::eval::RunResults, JsError> {
+        let context: crate::eval::RunContext = if run.is_undefined() || run.is_null() {
+            crate::eval::RunContext::default()
+        } else {
+            serde_wasm_bindgen::from_value(run).map_err(|e| JsError::new(&format!("run: {e}")))?
+        };
+        Ok(self.inner.borrow().results(context))
+    }
+
+    /// The samples file (JSON Lines); prompts are included unless `include_prompts` is false.
+    #[wasm_bindgen(js_name = samplesJsonl)]
+    pub fn samples_jsonl(&self, include_prompts: Option<bool>) -> String {
+        self.inner
+            .borrow()
+            .samples_jsonl(include_prompts.unwrap_or(true))
+    }
+
+    /// The scores as CSV (as `clue eval` writes results.csv).
+    #[wasm_bindgen(js_name = resultsCsv)]
+    pub fn results_csv(&self, run: JsValue) -> Result<String, JsError> {
+        Ok(self.run_results(run)?.to_csv())
     }
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use clue_wasm::loader::gguf;
 use clue_wasm::loader::tokenizer::Tokenizer;
-use clue_wasm::model::{self, Backend, Control, LoadedModel};
+use clue_wasm::model::{self, Backend, Control};
 
 /// What `clue generate` was asked to do.
 pub struct GenerateArgs<'a> {
@@ -25,10 +25,7 @@ pub struct GenerateArgs<'a> {
 pub fn generate(args: GenerateArgs<'_>) -> Result<(), String> {
     let text = std::fs::read_to_string(args.prompt_file)
         .map_err(|e| format!("{}: {e}", args.prompt_file.display()))?;
-    let name = args.model.display().to_string();
-    let bytes = std::fs::read(args.model).map_err(|e| format!("{name}: {e}"))?;
-    let loaded = pollster::block_on(LoadedModel::from_gguf(&name, &bytes, args.backend))
-        .map_err(|e| e.to_string())?;
+    let loaded = crate::eval::load_model(args.model, args.backend)?;
     let ids = loaded
         .prompt_ids(&text, args.chat)
         .map_err(|e| e.to_string())?;

@@ -1,9 +1,11 @@
-//! `clue`: the native command line of clue-wasm — serve the page, rescore predictions made
-//! anywhere, benchmark. The browser uses the library through `src/web`, so on wasm32 this binary
+//! `clue`: the native command line of clue-wasm — evaluate a model, serve the page, rescore
+//! predictions made anywhere, generate, benchmark. The browser uses the library through `src/web`, so on wasm32 this binary
 //! is empty.
 
 #[cfg(not(target_arch = "wasm32"))]
 mod bench;
+#[cfg(not(target_arch = "wasm32"))]
+mod eval;
 #[cfg(not(target_arch = "wasm32"))]
 mod generate;
 #[cfg(not(target_arch = "wasm32"))]
@@ -97,9 +99,69 @@ mod cli {
             #[arg(long)]
             json: bool,
         },
-        /// Generate greedily from a prompt file with a GGUF model.
+        /// Evaluate a model on CLUE: the given data files, else the embedded synthetic demo sets.
+        Eval {
+            /// A GGUF file or a Hugging Face model directory (config.json, tokenizer.json,
+            /// *.safetensors).
+            #[arg(long, default_value = "models/SmolLM2-135M-Instruct.Q4_1.gguf")]
+            model: PathBuf,
+            /// Tasks to run, comma-separated (default: those given --data, else all six).
+            #[arg(long, value_delimiter = ',', value_parser = parse_task)]
+            tasks: Option<Vec<TaskId>>,
+            /// A task's official data file, as TASK=FILE; tasks without one use the demo set.
+            #[arg(long, value_parser = parse_data)]
+            data: Vec<(TaskId, PathBuf)>,
+            /// Which version of the reference to reproduce.
+            #[arg(long, default_value = "paper-2024-06", value_parser = parse_profile)]
+            profile: Profile,
+            /// How answers are read: strict (as CLUE) or flexible (not comparable).
+            #[arg(long, value_enum, default_value_t = Mode::Strict)]
+            mode: Mode,
+            /// Only the first N evaluated examples of each task.
+            #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+            limit: Option<u64>,
+            /// Only these example or request ids, comma-separated.
+            #[arg(long, value_delimiter = ',')]
+            ids: Option<Vec<String>>,
+            /// Generation length instead of the profile's.
+            #[arg(long, value_parser = clap::value_parser!(u64).range(1..=32768))]
+            max_new_tokens: Option<u64>,
+            /// The name the reference's model-specific rules see (default: the file name).
+            #[arg(long)]
+            model_name: Option<String>,
+            /// Reproduce the reference's known quirks.
+            #[arg(long)]
+            compat: bool,
+            /// Base seed of the current profile's sampling.
+            #[arg(long, default_value_t = 1)]
+            sampling_seed: u64,
+            /// Seed of the bootstrap confidence intervals.
+            #[arg(long, default_value_t = 0)]
+            seed: u64,
+            /// Bootstrap resamples (0: no intervals).
+            #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=100_000))]
+            resamples: u64,
+            /// Where the model runs.
+            #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
+            backend: BackendArg,
+            /// Output directory: results.json, samples.jsonl, results.csv and the completion
+            /// cache (cache.jsonl).
+            #[arg(long, default_value = "runs/eval")]
+            out: PathBuf,
+            /// Neither read nor write the completion cache.
+            #[arg(long)]
+            no_cache: bool,
+            /// Leave the prompt text out of samples.jsonl (its SHA-256 stays).
+            #[arg(long)]
+            no_prompts: bool,
+            /// Print the results JSON instead of the table.
+            #[arg(long)]
+            json: bool,
+        },
+        /// Generate greedily from a prompt file with a GGUF model or Hugging Face directory.
         Generate {
-            /// The GGUF model file.
+            /// A GGUF file or a Hugging Face model directory (config.json, tokenizer.json,
+            /// *.safetensors).
             #[arg(long, default_value = "models/SmolLM2-135M-Instruct.Q4_1.gguf")]
             model: PathBuf,
             /// The prompt: the exact text (special tokens like <|im_start|> parsed), or with
@@ -185,6 +247,15 @@ mod cli {
         Flexible,
     }
 
+    impl Mode {
+        fn reading(self) -> ReadingMode {
+            match self {
+                Mode::Strict => ReadingMode::Strict,
+                Mode::Flexible => ReadingMode::Flexible,
+            }
+        }
+    }
+
     #[derive(Clone, Copy, ValueEnum)]
     enum Style {
         SystemRole,
@@ -197,6 +268,13 @@ mod cli {
             let known: Vec<&str> = TaskId::ALL.iter().map(|t| t.as_str()).collect();
             format!("unknown task {name:?} (one of {})", known.join(", "))
         })
+    }
+
+    fn parse_data(text: &str) -> Result<(TaskId, PathBuf), String> {
+        let (task, path) = text
+            .split_once('=')
+            .ok_or_else(|| format!("{text:?} is not TASK=FILE"))?;
+        Ok((parse_task(task)?, PathBuf::from(path)))
     }
 
     fn parse_profile(name: &str) -> Result<Profile, String> {
@@ -228,10 +306,7 @@ mod cli {
                     data: &data,
                     predictions: &predictions,
                     profile,
-                    mode: match mode {
-                        Mode::Strict => ReadingMode::Strict,
-                        Mode::Flexible => ReadingMode::Flexible,
-                    },
+                    mode: mode.reading(),
                     compat,
                     model_name,
                     chat_style: match chat_style {
@@ -241,6 +316,47 @@ mod cli {
                     },
                     seed,
                     resamples: resamples as usize,
+                    json,
+                }),
+                Command::Eval {
+                    model,
+                    tasks,
+                    data,
+                    profile,
+                    mode,
+                    limit,
+                    ids,
+                    max_new_tokens,
+                    model_name,
+                    compat,
+                    sampling_seed,
+                    seed,
+                    resamples,
+                    backend,
+                    out,
+                    no_cache,
+                    no_prompts,
+                    json,
+                } => super::eval::run(super::eval::EvalArgs {
+                    model,
+                    tasks,
+                    data,
+                    options: clue_wasm::eval::EvalOptions {
+                        profile,
+                        mode: mode.reading(),
+                        limit: limit.map(|n| n as usize),
+                        ids,
+                        max_new_tokens: max_new_tokens.map(|n| n as usize),
+                        model_name,
+                        sampling_seed,
+                        compat,
+                        seed,
+                        resamples: resamples as usize,
+                    },
+                    backend: backend.backend(),
+                    out,
+                    no_cache,
+                    no_prompts,
                     json,
                 }),
                 Command::Generate {

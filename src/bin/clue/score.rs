@@ -1,11 +1,12 @@
 //! `clue score`: rescoring predictions made anywhere against an official CLUE file, printed as
 //! a table (task, metric, value, 95% CI; Level 1 and Level 2) or as one JSON object.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use clue_wasm::data::{self, TaskId};
 use clue_wasm::eval::{self, Rescored};
-use clue_wasm::metrics::aggregate::{AggregateOptions, ComposedScore};
+use clue_wasm::metrics::aggregate::{AggregateOptions, ComposedScore, Results};
 use clue_wasm::tasks::{ChatStyle, Profile, ReadingMode, TaskSettings};
 
 /// What `clue score` was asked to do, validated.
@@ -64,7 +65,7 @@ pub fn run(args: ScoreArgs<'_>) -> Result<(), String> {
     let text = if args.json {
         serde_json::to_string_pretty(&rescored).map_err(|e| e.to_string())? + "\n"
     } else {
-        table(&rescored)
+        table(&rescored.results, &notes(&rescored))
     };
     print_out(&text)
 }
@@ -95,14 +96,38 @@ fn composed<P: std::fmt::Display>(score: &ComposedScore<P>) -> String {
     }
 }
 
-/// The score table: one row per metric with its 95% CI, the task score, and the levels.
-pub fn table(rescored: &Rescored) -> String {
+/// What the table says under each task about predictions that were not scored.
+fn notes(rescored: &Rescored) -> BTreeMap<TaskId, Vec<String>> {
+    let mut notes: BTreeMap<TaskId, Vec<String>> = BTreeMap::new();
+    for (task, missing) in rescored.unanswered.iter().filter(|(_, m)| !m.is_empty()) {
+        notes.entry(*task).or_default().push(format!(
+            "{} request(s) had no prediction and are not scored (first: {})",
+            missing.len(),
+            missing[0]
+        ));
+    }
+    for (task, ignored) in rescored
+        .few_shot_ignored
+        .iter()
+        .filter(|(_, m)| !m.is_empty())
+    {
+        notes.entry(*task).or_default().push(format!(
+            "{} prediction(s) for few-shot rows set aside (not evaluated, as in CLUE)",
+            ignored.len()
+        ));
+    }
+    notes
+}
+
+/// The score table: one row per metric with its 95% CI, the task score, the notes under each
+/// task, and the levels.
+pub fn table(results: &Results, notes: &BTreeMap<TaskId, Vec<String>>) -> String {
     let mut out = String::new();
     out.push_str(&format!(
         "{:<12} {:<14} {:>8}  {:<17} {:>5}\n",
         "task", "metric", "value %", "95% CI", "n"
     ));
-    for (task, score) in &rescored.results.tasks {
+    for (task, score) in &results.tasks {
         for (metric, value) in &score.metrics {
             let ci = score
                 .ci95
@@ -142,27 +167,11 @@ pub fn table(rescored: &Rescored) -> String {
                 ""
             ));
         }
-        if let Some(missing) = rescored.unanswered.get(task).filter(|m| !m.is_empty()) {
-            out.push_str(&format!(
-                "{:<12} {} request(s) had no prediction and are not scored (first: {})\n",
-                "",
-                missing.len(),
-                missing[0]
-            ));
-        }
-        if let Some(ignored) = rescored
-            .few_shot_ignored
-            .get(task)
-            .filter(|m| !m.is_empty())
-        {
-            out.push_str(&format!(
-                "{:<12} {} prediction(s) for few-shot rows set aside (not evaluated, as in CLUE)\n",
-                "",
-                ignored.len()
-            ));
+        for note in notes.get(task).into_iter().flatten() {
+            out.push_str(&format!("{:<12} {note}\n", ""));
         }
     }
-    let levels = &rescored.results.levels;
+    let levels = &results.levels;
     out.push_str(&format!("Level 1      {}\n", composed(&levels.level1)));
     out.push_str(&format!("Level 2      {}\n", composed(&levels.level2)));
     out

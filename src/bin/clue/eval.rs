@@ -1,0 +1,296 @@
+//! `clue eval`: a whole CLUE evaluation on this machine — the model on the chosen backend, the
+//! given data files or the embedded demo sets, a progress bar, the score table — written as
+//! results JSON, samples JSON Lines and CSV. Completions go to a cache file next to the output
+//! as they finish, so a killed run, rerun, recomputes nothing that finished.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+use clue_wasm::data::{self, Dataset, TaskId, demo};
+use clue_wasm::eval::{EvalOptions, Evaluation, Generated, RunContext};
+use clue_wasm::model::{Backend, Control, LoadedModel};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use crate::score::{print_out, table};
+
+/// What `clue eval` was asked to do.
+pub struct EvalArgs {
+    pub model: PathBuf,
+    pub tasks: Option<Vec<TaskId>>,
+    pub data: Vec<(TaskId, PathBuf)>,
+    pub options: EvalOptions,
+    pub backend: Backend,
+    pub out: PathBuf,
+    pub no_cache: bool,
+    pub no_prompts: bool,
+    pub json: bool,
+}
+
+/// One line of the cache file.
+#[derive(Serialize, Deserialize)]
+struct CacheLine {
+    key: String,
+    generated: Generated,
+}
+
+/// The completion cache: `cache.jsonl` in the output directory, one completion per line,
+/// appended and flushed as each finishes. A line cut short by a kill is skipped on reading.
+struct CompletionCache {
+    entries: HashMap<String, Generated>,
+    file: Option<BufWriter<File>>,
+    path: PathBuf,
+}
+
+impl CompletionCache {
+    fn open(path: PathBuf, enabled: bool) -> Result<CompletionCache, String> {
+        let mut entries = HashMap::new();
+        if !enabled {
+            return Ok(CompletionCache {
+                entries,
+                file: None,
+                path,
+            });
+        }
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let mut unreadable = 0;
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                match serde_json::from_str::<CacheLine>(line) {
+                    Ok(entry) => {
+                        entries.insert(entry.key, entry.generated);
+                    }
+                    Err(_) => unreadable += 1,
+                }
+            }
+            if unreadable > 0 {
+                eprintln!(
+                    "{}: skipped {unreadable} unreadable line(s) (a run killed mid-write leaves one)",
+                    path.display()
+                );
+            }
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(CompletionCache {
+            entries,
+            file: Some(BufWriter::new(file)),
+            path,
+        })
+    }
+
+    fn get(&self, key: &str) -> Option<&Generated> {
+        self.entries.get(key)
+    }
+
+    fn put(&mut self, key: &str, generated: &Generated) -> Result<(), String> {
+        let Some(file) = &mut self.file else {
+            return Ok(());
+        };
+        let line = serde_json::to_string(&CacheLine {
+            key: key.to_owned(),
+            generated: generated.clone(),
+        })
+        .map_err(|e| e.to_string())?;
+        // A newline first would be safer after a torn line, but the reader skips those anyway.
+        writeln!(file, "{line}")
+            .and_then(|()| file.flush())
+            .map_err(|e| format!("{}: {e}", self.path.display()))
+    }
+}
+
+/// RFC 3339 time in UTC, from the system clock.
+fn now_rfc3339() -> String {
+    let seconds = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    )
+}
+
+/// What the backend runs on, as far as this process can tell.
+fn adapter(backend: Backend) -> String {
+    match backend {
+        Backend::Cpu => format!(
+            "CPU ({} threads)",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        ),
+        Backend::Wgpu => "wgpu default adapter (Vulkan/Metal/DX12)".to_owned(),
+    }
+}
+
+/// Loads a GGUF file or a Hugging Face model directory.
+pub fn load_model(path: &Path, backend: Backend) -> Result<LoadedModel, String> {
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    if path.is_dir() {
+        let mut files = Vec::new();
+        let entries = std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("{}: {e}", path.display()))?;
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            let wanted = file_name.ends_with(".safetensors") || file_name.ends_with(".json");
+            if wanted && entry.path().is_file() {
+                let bytes = std::fs::read(entry.path())
+                    .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+                files.push((file_name, bytes));
+            }
+        }
+        return pollster::block_on(LoadedModel::from_hf_directory(&name, &files, backend))
+            .map_err(|e| e.to_string());
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    pollster::block_on(LoadedModel::from_gguf(&name, &bytes, backend)).map_err(|e| e.to_string())
+}
+
+/// The datasets to run: each task's `--data` file, else its demo set.
+fn datasets(args: &EvalArgs) -> Result<Vec<(Dataset, Vec<u8>)>, String> {
+    let tasks: Vec<TaskId> = match &args.tasks {
+        Some(tasks) => tasks.clone(),
+        None if !args.data.is_empty() => args.data.iter().map(|(task, _)| *task).collect(),
+        None => TaskId::ALL.to_vec(),
+    };
+    for (task, path) in &args.data {
+        if !tasks.contains(task) {
+            return Err(format!(
+                "--data {task}={}: {task} is not among --tasks",
+                path.display()
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    for task in tasks {
+        let (name, bytes) = match args.data.iter().find(|(t, _)| *t == task) {
+            Some((_, path)) => (
+                path.display().to_string(),
+                std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?,
+            ),
+            None => {
+                let file = demo::file(task);
+                (format!("demo/{}", file.name), file.bytes.to_vec())
+            }
+        };
+        let dataset = data::read(&name, &bytes, Some(task)).map_err(|e| e.to_string())?;
+        out.push((dataset, bytes));
+    }
+    Ok(out)
+}
+
+/// Runs the evaluation, writes its files and prints the table.
+pub fn run(args: EvalArgs) -> Result<(), String> {
+    let started_at = now_rfc3339();
+    let datasets = datasets(&args)?;
+    let uses_demo = args.tasks.is_none() && args.data.is_empty()
+        || datasets.iter().any(|(d, _)| d.source.starts_with("demo/"));
+    eprintln!(
+        "loading {} on {}",
+        args.model.display(),
+        args.backend.as_str()
+    );
+    let model = load_model(&args.model, args.backend)?;
+    let borrowed: Vec<(Dataset, &[u8])> = datasets
+        .iter()
+        .map(|(dataset, bytes)| (dataset.clone(), bytes.as_slice()))
+        .collect();
+    let mut evaluation =
+        Evaluation::plan(&model, &borrowed, args.options.clone()).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let mut cache = CompletionCache::open(args.out.join("cache.jsonl"), !args.no_cache)?;
+
+    let bar = ProgressBar::new(evaluation.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} {msg} · elapsed {elapsed_precise} · ETA {eta_precise}",
+        )
+        .map_err(|e| e.to_string())?,
+    );
+    let wall = Instant::now();
+    for index in 0..evaluation.len() {
+        let key = evaluation
+            .cache_key(index)
+            .map_err(|e| e.to_string())?
+            .to_owned();
+        let (generated, cached) = match cache.get(&key) {
+            Some(hit) => (hit.clone(), true),
+            None => {
+                let job = evaluation.job(index).map_err(|e| e.to_string())?;
+                let generated = pollster::block_on(job.run(&model, &mut |_| Control::Continue))
+                    .map_err(|e| e.to_string())?;
+                cache.put(&key, &generated)?;
+                (generated, false)
+            }
+        };
+        evaluation
+            .record(index, &generated, cached)
+            .map_err(|e| e.to_string())?;
+        let progress = evaluation.progress();
+        let speed = progress
+            .tokens_per_second
+            .map(|s| format!("{s:.1} tok/s"))
+            .unwrap_or_else(|| "cached".into());
+        bar.set_message(format!(
+            "{} · {speed} · {} from cache",
+            progress.task.map_or("done", TaskId::as_str),
+            progress.cached
+        ));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+
+    let context = RunContext {
+        backend: model.backend.as_str().to_owned(),
+        adapter: adapter(model.backend),
+        started_at,
+        ended_at: now_rfc3339(),
+    };
+    let results = evaluation.results(context);
+    let write = |name: &str, text: &str| {
+        let path = args.out.join(name);
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let json = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())? + "\n";
+    write("results.json", &json)?;
+    write("samples.jsonl", &evaluation.samples_jsonl(!args.no_prompts))?;
+    write("results.csv", &results.to_csv())?;
+    let progress = evaluation.progress();
+    eprintln!(
+        "{} requests in {:.1} s: {} generated, {} from the cache; wrote {}",
+        progress.total,
+        wall.elapsed().as_secs_f64(),
+        progress.generated,
+        progress.cached,
+        args.out
+            .join("{results.json, samples.jsonl, results.csv}")
+            .display()
+    );
+    if uses_demo {
+        eprintln!("{}", demo::NOTICE);
+    }
+    if args.json {
+        print_out(&json)
+    } else {
+        print_out(&table(&results.results, &Default::default()))
+    }
+}
