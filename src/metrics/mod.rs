@@ -1,7 +1,8 @@
-//! Per-example metrics (accuracy, ROUGE, ICD-10 code matching) and their aggregation into task
+//! Per-example metrics (accuracy, ROUGE, BERTScore, ICD-10 code matching) and their aggregation into task
 //! scores, confidence intervals and CLUE's Level 1 and Level 2.
 
 pub mod aggregate;
+pub mod bertscore;
 pub mod icd10;
 mod metric;
 pub mod rouge;

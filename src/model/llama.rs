@@ -338,7 +338,7 @@ impl LogitsAt {
 }
 
 /// Reads a `[rows, cols]` matrix, checking its shape.
-fn read_matrix(
+pub(super) fn read_matrix(
     weights: &dyn WeightSource,
     name: &str,
     rows: usize,
@@ -348,7 +348,7 @@ fn read_matrix(
 }
 
 /// Reads a tensor and checks its shape against the config's.
-fn read_shaped(
+pub(super) fn read_shaped(
     weights: &dyn WeightSource,
     name: &str,
     expected: &[usize],
@@ -447,7 +447,7 @@ impl ProjectionRows {
 /// A linear layer `y = x·W + b`, its weight kept as `[in, out]` so the product needs no
 /// transpose.
 #[derive(Debug, Clone)]
-struct Linear {
+pub(super) struct Linear {
     weight: Tensor<2>,
     bias: Option<Tensor<1>>,
 }
@@ -472,7 +472,7 @@ impl Linear {
     }
 
     /// Reads `{prefix}.weight` (and `{prefix}.bias` when `bias`) of shape `[out, in]`.
-    fn load(
+    pub(super) fn load(
         weights: &dyn WeightSource,
         prefix: &str,
         [out_features, in_features]: [usize; 2],
@@ -502,7 +502,7 @@ impl Linear {
         ))
     }
 
-    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+    pub(super) fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         linear(x, self.weight.clone(), self.bias.clone())
     }
 }

@@ -2,6 +2,7 @@
 //! asynchronous reads of device data, the one way that works on every backend; the Llama/Qwen2
 //! decoder with its KV cache, generation and log-likelihood scoring.
 
+mod bert;
 mod cache;
 mod device;
 mod generate;
@@ -11,6 +12,7 @@ mod loaded;
 mod safetensors;
 
 pub use self::safetensors::{INDEX_FILE, SafetensorsError, SafetensorsWeights};
+pub use bert::{Bert, BertConfig};
 pub use cache::KvCache;
 pub use device::{Backend, DeviceError, MatmulCheck, matmul_check, open, read_f32};
 pub use generate::{

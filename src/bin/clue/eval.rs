@@ -11,6 +11,7 @@ use std::time::{Instant, SystemTime};
 
 use clue_wasm::data::{self, Dataset, TaskId, demo};
 use clue_wasm::eval::{EvalOptions, Evaluation, Generated, RunContext};
+use clue_wasm::metrics::bertscore::{BertScoreOptions, BertScorer};
 use clue_wasm::model::{Backend, Control, LoadedModel};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,8 @@ pub struct EvalArgs {
     pub no_cache: bool,
     pub no_prompts: bool,
     pub json: bool,
+    pub bert_model: Option<PathBuf>,
+    pub bert_layer: Option<usize>,
 }
 
 /// One line of the cache file.
@@ -139,6 +142,51 @@ fn adapter(backend: Backend) -> String {
     }
 }
 
+/// The `*.json` and `*.safetensors` files of a model directory, as (name, bytes).
+fn read_directory(path: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut files = Vec::new();
+    let entries = std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{}: {e}", path.display()))?;
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let wanted = file_name.ends_with(".safetensors") || file_name.ends_with(".json");
+        if wanted && entry.path().is_file() {
+            let bytes = std::fs::read(entry.path())
+                .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+            files.push((file_name, bytes));
+        }
+    }
+    Ok(files)
+}
+
+/// Loads a BERT model directory for BERTScore. Without `layer`, SciBERT and Bio_ClinicalBERT
+/// get CLUE's layers (8 and 9); other models must name one.
+pub fn load_bert(
+    path: &Path,
+    layer: Option<usize>,
+    backend: Backend,
+) -> Result<BertScorer, String> {
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let lowered = name.to_lowercase();
+    let layer = match layer {
+        Some(layer) => layer,
+        None if lowered.contains("scibert") => 8,
+        None if lowered.contains("clinicalbert") => 9,
+        None => {
+            return Err(format!(
+                "--bert-model {}: say which layer BERTScore reads with --bert-layer",
+                path.display()
+            ));
+        }
+    };
+    let files = read_directory(path)?;
+    pollster::block_on(BertScorer::from_hf_directory(&name, &files, layer, backend))
+        .map_err(|e| e.to_string())
+}
+
 /// Loads a GGUF file or a Hugging Face model directory.
 pub fn load_model(path: &Path, backend: Backend) -> Result<LoadedModel, String> {
     let name = path.file_name().map_or_else(
@@ -146,18 +194,7 @@ pub fn load_model(path: &Path, backend: Backend) -> Result<LoadedModel, String> 
         |n| n.to_string_lossy().into_owned(),
     );
     if path.is_dir() {
-        let mut files = Vec::new();
-        let entries = std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| format!("{}: {e}", path.display()))?;
-            let file_name = entry.file_name().to_string_lossy().into_owned();
-            let wanted = file_name.ends_with(".safetensors") || file_name.ends_with(".json");
-            if wanted && entry.path().is_file() {
-                let bytes = std::fs::read(entry.path())
-                    .map_err(|e| format!("{}: {e}", entry.path().display()))?;
-                files.push((file_name, bytes));
-            }
-        }
+        let files = read_directory(path)?;
         return pollster::block_on(LoadedModel::from_hf_directory(&name, &files, backend))
             .map_err(|e| e.to_string());
     }
@@ -258,6 +295,12 @@ pub fn run(args: EvalArgs) -> Result<(), String> {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    if let Some(path) = &args.bert_model {
+        let scorer = load_bert(path, args.bert_layer, args.backend)?;
+        eprintln!("BERTScore: {} layer {}", scorer.model_name, scorer.layer);
+        pollster::block_on(evaluation.add_bertscore(&scorer, BertScoreOptions::default()))
+            .map_err(|e| e.to_string())?;
+    }
 
     let context = RunContext {
         backend: model.backend.as_str().to_owned(),
@@ -287,6 +330,23 @@ pub fn run(args: EvalArgs) -> Result<(), String> {
     );
     if uses_demo {
         eprintln!("{}", demo::NOTICE);
+    }
+    if let Some(bert) = &results.run.bertscore {
+        let options = &results.run.options;
+        for data in &results.run.data {
+            let (model, layer) = clue_wasm::eval::prescribed_bert(options.profile, data.task);
+            if results.results.tasks.get(&data.task).is_some_and(|t| {
+                t.metrics
+                    .contains_key(&clue_wasm::metrics::Metric::BertscoreF1)
+            }) && !bert.comparable_tasks.contains(&data.task)
+            {
+                eprintln!(
+                    "{}: BERTScore from {} layer {} is not comparable with the paper's ({} \
+                     profile: {model} layer {layer})",
+                    data.task, bert.model, bert.layer, options.profile
+                );
+            }
+        }
     }
     if args.json {
         print_out(&json)

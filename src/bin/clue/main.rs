@@ -157,6 +157,14 @@ mod cli {
             /// Print the results JSON instead of the table.
             #[arg(long)]
             json: bool,
+            /// A BERT model directory (config.json, tokenizer.json, model.safetensors) for
+            /// BERTScore on MeQSum, Problem Summary and MeDiSumQA; without it BERTScore is
+            /// "not computed".
+            #[arg(long)]
+            bert_model: Option<PathBuf>,
+            /// The layer BERTScore reads (SciBERT: 8, Bio_ClinicalBERT: 9 by default).
+            #[arg(long)]
+            bert_layer: Option<usize>,
         },
         /// Generate greedily from a prompt file with a GGUF model or Hugging Face directory.
         Generate {
@@ -337,7 +345,11 @@ mod cli {
                     no_cache,
                     no_prompts,
                     json,
+                    bert_model,
+                    bert_layer,
                 } => super::eval::run(super::eval::EvalArgs {
+                    bert_model,
+                    bert_layer,
                     model,
                     tasks,
                     data,
