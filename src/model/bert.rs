@@ -78,7 +78,10 @@ impl BertConfig {
                 return Err(invalid(field, "must be positive".into()));
             }
         }
-        if !config.hidden_size.is_multiple_of(config.num_attention_heads) {
+        if !config
+            .hidden_size
+            .is_multiple_of(config.num_attention_heads)
+        {
             return Err(invalid(
                 "num_attention_heads",
                 format!(

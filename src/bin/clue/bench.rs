@@ -55,6 +55,50 @@ pub fn rouge(data_path: &Path, min_seconds: f64) -> Result<(), String> {
     super::score::print_out(&format!("{line}\n"))
 }
 
+/// BERTScore pairs per second on a MeQSum file (Summary against CHQ, as the goldens and
+/// `tests/golden/bertscore/bench.py` score them) with a BERT model directory, on the CPU.
+/// Prints one JSON line.
+pub fn bertscore(data_path: &Path, model: &Path, layer: usize) -> Result<(), String> {
+    use clue_wasm::metrics::bertscore::BertScoreOptions;
+    let bytes = std::fs::read(data_path).map_err(|e| format!("{}: {e}", data_path.display()))?;
+    let dataset =
+        data::read(&data_path.display().to_string(), &bytes, None).map_err(|e| e.to_string())?;
+    let (candidates, references): (Vec<&str>, Vec<&str>) = dataset
+        .examples
+        .iter()
+        .filter_map(|e| match &e.record {
+            Record::MeqSum(q) => Some((q.summary.as_str(), q.chq.as_str())),
+            _ => None,
+        })
+        .unzip();
+    if candidates.is_empty() {
+        return Err(format!(
+            "{}: not a MeQSum file (the benchmark scores Summary against CHQ)",
+            data_path.display()
+        ));
+    }
+    let load_started = Instant::now();
+    let scorer = super::eval::load_bert(model, Some(layer), Backend::Cpu)?;
+    let load_seconds = load_started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let scores =
+        pollster::block_on(scorer.score(&candidates, &references, BertScoreOptions::default()))
+            .map_err(|e| e.to_string())?;
+    let seconds = started.elapsed().as_secs_f64();
+    let line = serde_json::json!({
+        "impl": concat!("clue-wasm ", env!("CARGO_PKG_VERSION")),
+        "backend": "cpu",
+        "model": scorer.model_name,
+        "layer": layer,
+        "pairs": scores.len(),
+        "load_seconds": load_seconds,
+        "seconds": seconds,
+        "pairs_per_s": scores.len() as f64 / seconds,
+        "mean_f1": scores.iter().map(|s| s.f1).sum::<f64>() / scores.len() as f64,
+    });
+    super::score::print_out(&format!("{line}\n"))
+}
+
 /// Prefill and decode tokens per second of a GGUF model on one backend: a 512-token prompt,
 /// then 128 generated tokens (end-of-generation tokens do not stop it), median of `runs`.
 /// Prints one JSON line per backend.

@@ -219,6 +219,21 @@ mod cli {
             #[arg(long, default_value_t = 2.0)]
             seconds: f64,
         },
+        /// BERTScore pairs/s on the CPU (MeQSum Summary against CHQ).
+        Bertscore {
+            /// The MeQSum xlsx.
+            #[arg(
+                long,
+                default_value = "../shared/data/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
+            )]
+            data: PathBuf,
+            /// A BERT model directory.
+            #[arg(long, default_value = "models/all-MiniLM-L6-v2")]
+            model: PathBuf,
+            /// The layer compared.
+            #[arg(long, default_value_t = 6)]
+            layer: usize,
+        },
         /// Prefill and decode tokens/s of a GGUF model (512-token prompt, 128 new tokens,
         /// median of the runs), on each backend.
         Model {
@@ -393,6 +408,9 @@ mod cli {
                 Command::Bench {
                     what: Bench::Rouge { data, seconds },
                 } => super::bench::rouge(&data, seconds),
+                Command::Bench {
+                    what: Bench::Bertscore { data, model, layer },
+                } => super::bench::bertscore(&data, &model, layer),
                 Command::Bench {
                     what:
                         Bench::Model {
