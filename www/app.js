@@ -1,5 +1,16 @@
-// The page: starts the evaluator worker and shows what it reports. The page itself never runs
-// model code, so it stays responsive while the worker computes.
+// The page: starts the evaluator worker, routes its messages to the page's sections (Evaluate,
+// Rescore, Backends, Generate) and shows the backend checks. The page never runs model code,
+// so it stays responsive while the worker computes.
+//
+// Messages, page → worker: generate, inspect {task, name, bytes}, eval-start {model, backend,
+// datasets, options}, eval-pause, eval-continue, eval-cancel, rescore {data, predictions,
+// options}. Worker → page: ready, demo-sets, adapter, backend, done, error, model-progress and
+// model-loaded (with the `job` that asked), generation(-error), inspected, eval-started,
+// eval-progress, eval-sample, eval-paused, eval-continued, eval-cancelled, eval-finished,
+// eval-warning, eval-error, rescored, rescore-error.
+import { setupEvaluate } from './evaluate.js';
+import { setupGenerate } from './generate.js';
+import { setupRescore } from './rescore.js';
 
 const statusLine = document.getElementById('status');
 const rows = document.querySelector('#backends tbody');
@@ -49,99 +60,55 @@ function addRow(message) {
   rows.appendChild(tr);
 }
 
-const genStatus = document.getElementById('gen-status');
 const worker = new Worker('worker.js', { type: 'module' });
+const handlers = new Map();
+const busyListeners = [];
 
-document.getElementById('generate-form').addEventListener('submit', (event) => {
-  event.preventDefault();
-  const form = event.currentTarget;
-  form.dataset.state = 'running';
-  document.getElementById('gen-run').disabled = true;
-  document.getElementById('gen-output').textContent = '';
-  genStatus.textContent = 'Starting…';
-  const refuse = (text) => {
-    genStatus.textContent = text;
-    form.dataset.state = 'error';
-    document.getElementById('gen-run').disabled = false;
-  };
-  let model = { url: '/models/SmolLM2-135M-Instruct.Q4_1.gguf' };
-  const source = form.querySelector('input[name="gen-source"]:checked').value;
-  if (source === 'url') {
-    const url = document.getElementById('gen-url').value.trim();
-    if (!url) return refuse('Enter the model\'s URL first.');
-    model = { url };
-  } else if (source === 'file') {
-    const file = document.getElementById('gen-file').files[0];
-    if (!file) return refuse('Choose a .gguf file first.');
-    model = { file };
-  }
-  worker.postMessage({
-    type: 'generate',
-    ...model,
-    backend: document.getElementById('gen-backend').value,
-    prompt: document.getElementById('gen-prompt').value,
-    chat: document.getElementById('gen-chat').checked,
-    maxTokens: Number(document.getElementById('gen-max').value),
-  });
-});
+/**
+ * What the sections share: the worker's messages by type, and which job holds the worker's
+ * model now ('generate', 'eval' or null) — one at a time, so the two never share a device.
+ */
+const hub = {
+  busy: null,
+  on(type, handler) {
+    if (!handlers.has(type)) handlers.set(type, []);
+    handlers.get(type).push(handler);
+  },
+  send(message) { worker.postMessage(message); },
+  setBusy(job) {
+    hub.busy = job;
+    for (const listener of busyListeners) listener(job);
+  },
+  onBusy(listener) { busyListeners.push(listener); },
+};
+
 worker.onerror = (e) => {
   statusLine.textContent = `The evaluator failed to start: ${e.message || 'unknown error'}`;
   document.body.dataset.state = 'error';
 };
 worker.onmessage = ({ data: message }) => {
-  switch (message.type) {
-    case 'ready':
-      document.getElementById('version').textContent = message.version;
-      statusLine.textContent = `Evaluator ${message.version} loaded; checking backends…`;
-      break;
-    case 'adapter': {
-      const g = message.webgpu;
-      if (g.available) {
-        const i = g.info;
-        adapterName = [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' ') || 'unnamed adapter';
-        if (i.isFallbackAdapter) adapterName += ' (fallback)';
-        document.getElementById('adapter-limits').textContent = JSON.stringify(g.limits, null, 2);
-      }
-      break;
-    }
-    case 'backend':
-      addRow(message);
-      break;
-    case 'done':
-      statusLine.textContent = 'Backend checks finished.';
-      document.body.dataset.state = 'done';
-      document.getElementById('gen-run').disabled = false;
-      break;
-    case 'model-progress': {
-      const mb = (n) => (n / 1e6).toFixed(1);
-      genStatus.textContent = message.total
-        ? `Loading the model${message.cached ? ' from the cache' : ''}: ${mb(message.received)} of ${mb(message.total)} MB`
-        : `Loading the model: ${mb(message.received)} MB`;
-      break;
-    }
-    case 'model-loaded':
-      genStatus.textContent = `Model loaded (${(message.bytes / 1e6).toFixed(1)} MB in ${(message.load_ms / 1000).toFixed(1)} s); generating…`;
-      break;
-    case 'generation': {
-      const output = document.getElementById('gen-output');
-      output.textContent = message.completion;
-      output.dataset.ids = JSON.stringify(message.completion_ids);
-      output.dataset.backend = message.backend;
-      const tokens = message.completion_ids.length;
-      genStatus.textContent = `${message.prompt_ids.length} prompt tokens in ${(message.prefill_ms / 1000).toFixed(1)} s, ` +
-        `${tokens} new tokens in ${(message.decode_ms / 1000).toFixed(1)} s more on ${message.backend}.`;
-      document.getElementById('gen-run').disabled = false;
-      document.getElementById('generate-form').dataset.state = 'done';
-      break;
-    }
-    case 'generation-error':
-      genStatus.textContent = `Generation failed: ${message.message}`;
-      document.getElementById('gen-run').disabled = false;
-      document.getElementById('generate-form').dataset.state = 'error';
-      break;
-    case 'error':
-      statusLine.textContent = message.message;
-      document.body.dataset.state = 'error';
-      break;
-  }
+  for (const handler of handlers.get(message.type) || []) handler(message);
 };
+
+hub.on('ready', (message) => {
+  document.getElementById('version').textContent = message.version;
+  statusLine.textContent = `Evaluator ${message.version} loaded; checking backends…`;
+});
+hub.on('adapter', ({ webgpu }) => {
+  if (!webgpu.available) return;
+  adapterName = webgpu.name;
+  document.getElementById('adapter-limits').textContent = JSON.stringify(webgpu.limits, null, 2);
+});
+hub.on('backend', addRow);
+hub.on('done', () => {
+  statusLine.textContent = 'Backend checks finished.';
+  document.body.dataset.state = 'done';
+});
+hub.on('error', (message) => {
+  statusLine.textContent = message.message;
+  document.body.dataset.state = 'error';
+});
+
+setupEvaluate(hub);
+setupRescore(hub);
+setupGenerate(hub);

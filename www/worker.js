@@ -1,7 +1,11 @@
-// The evaluator's Web Worker: loads the wasm package, reports which backends exist and checks
-// each one with a small matrix product, then loads models and generates on request. Messages
-// are plain objects with a `type` field.
-import init, { version, backendCheck, Generator } from '/pkg/clue.js';
+// The evaluator's Web Worker: everything that runs wasm runs here, so the page never freezes.
+// On start it loads the package, reports the demo sets and which backends exist (each checked
+// with a small matrix product); then it answers the page's requests: validate a data file,
+// generate once, run an evaluation (pausable and cancellable between samples, every output
+// cached in IndexedDB), or rescore saved predictions. Messages in both directions are plain
+// objects with a `type` field; the page's app.js lists them.
+import init, * as clue from '/pkg/clue.js';
+import { getCompletion, putCompletion } from './store.js';
 
 const SIZE = 256;
 
@@ -18,16 +22,17 @@ async function describeWebGpu() {
   const info = adapter.info || {};
   const limits = {};
   for (const key in adapter.limits) limits[key] = adapter.limits[key];
-  return {
-    available: true,
-    info: {
-      vendor: info.vendor || '', architecture: info.architecture || '',
-      device: info.device || '', description: info.description || '',
-      isFallbackAdapter: Boolean(info.isFallbackAdapter),
-    },
-    limits,
-  };
+  let name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unnamed adapter';
+  if (info.isFallbackAdapter) name += ' (fallback)';
+  return { available: true, name, limits };
 }
+
+const errorText = (e) => String((e && e.message) || e);
+
+/** The demo sets by task, kept here so the page never has to send their bytes back. */
+const demo = new Map();
+/** What the results' `run` block names as the adapter, by backend. */
+const adapters = { cpu: 'WebAssembly (CPU)', webgpu: '' };
 
 async function main() {
   try {
@@ -36,9 +41,20 @@ async function main() {
     postMessage({ type: 'error', message: `loading the wasm package failed: ${e}` });
     return;
   }
-  postMessage({ type: 'ready', version: version() });
+  postMessage({ type: 'ready', version: clue.version() });
+
+  try {
+    const sets = clue.demoSets().map(({ task, name, bytes }) => {
+      demo.set(task, { task, name, bytes });
+      return { task, name, size: bytes.length, ...clue.inspectData(name, bytes, task) };
+    });
+    postMessage({ type: 'demo-sets', sets, notice: clue.demoNotice() });
+  } catch (e) {
+    postMessage({ type: 'demo-sets', sets: [], error: errorText(e) });
+  }
 
   const webgpu = await describeWebGpu();
+  adapters.webgpu = webgpu.name || '';
   postMessage({ type: 'adapter', webgpu });
 
   const backends = [{ name: 'cpu', available: true }, { name: 'webgpu', available: webgpu.available, reason: webgpu.reason }];
@@ -48,7 +64,7 @@ async function main() {
       continue;
     }
     try {
-      const check = await backendCheck(backend.name, SIZE);
+      const check = await clue.backendCheck(backend.name, SIZE);
       postMessage({ type: 'backend', name: backend.name, available: true, check });
     } catch (e) {
       postMessage({ type: 'backend', name: backend.name, available: false, reason: String(e) });
@@ -57,12 +73,11 @@ async function main() {
   postMessage({ type: 'done' });
 }
 
-
-/** Loaded models by "url backend", so a second request reuses the first load. */
+/** Loaded models by "source backend", so a second request reuses the first load. */
 const models = new Map();
 
 /** Fetches a model's bytes, reporting progress; the Cache API keeps them for the next visit. */
-async function fetchModel(url) {
+async function fetchModel(url, job) {
   const cache = 'caches' in self ? await caches.open('clue-models') : null;
   let response = cache ? await cache.match(url) : undefined;
   const cached = Boolean(response);
@@ -80,7 +95,7 @@ async function fetchModel(url) {
     if (done) break;
     chunks.push(value);
     received += value.length;
-    postMessage({ type: 'model-progress', url, received, total, cached });
+    postMessage({ type: 'model-progress', job, url, received, total, cached });
   }
   const bytes = new Uint8Array(received);
   let offset = 0;
@@ -89,27 +104,154 @@ async function fetchModel(url) {
 }
 
 /** A model chosen by URL (fetched, cached) or as a local file (read here, never uploaded). */
-async function generate({ url, file, backend, prompt, chat, maxTokens }) {
+async function loadModel({ url, file }, backend, job) {
   const source = file ? `file:${file.name}:${file.size}:${file.lastModified}` : url;
   const key = `${source} ${backend}`;
   if (!models.has(key)) {
     const started = performance.now();
-    const bytes = file ? new Uint8Array(await file.arrayBuffer()) : await fetchModel(url);
+    const bytes = file ? new Uint8Array(await file.arrayBuffer()) : await fetchModel(url, job);
     const name = file ? file.name : new URL(url, self.location.href).pathname.split('/').pop();
-    models.set(key, await Generator.load(name, bytes, backend));
-    postMessage({ type: 'model-loaded', name, backend, bytes: bytes.length, load_ms: performance.now() - started });
+    models.set(key, await clue.Generator.load(name, bytes, backend));
+    postMessage({ type: 'model-loaded', job, name, backend, bytes: bytes.length, load_ms: performance.now() - started });
   }
-  const result = await models.get(key).generate(prompt, chat, maxTokens);
+  return models.get(key);
+}
+
+async function generate({ url, file, backend, prompt, chat, maxTokens }) {
+  const generator = await loadModel({ url, file }, backend, 'generate');
+  const result = await generator.generate(prompt, chat, maxTokens);
   postMessage({ type: 'generation', backend, ...result });
 }
 
-self.onmessage = async ({ data: message }) => {
-  if (message.type !== 'generate') return;
-  await ready;
+/** Validates a dropped data file for its task's slot; a file meant for another task says so. */
+function inspect({ task, name, bytes, ticket }) {
+  const data = new Uint8Array(bytes);
   try {
-    await generate(message);
+    postMessage({ type: 'inspected', task, name, ticket, info: clue.inspectData(name, data, task) });
   } catch (e) {
-    postMessage({ type: 'generation-error', backend: message.backend, message: String(e && e.message || e) });
+    let message = errorText(e);
+    try {
+      const other = clue.inspectData(name, data, undefined);
+      if (other.task !== task) message = `${name} holds ${other.task} data, not ${task}: ${message}`;
+    } catch {
+      // Not another task's file either: the error for this task's format is the useful one.
+    }
+    postMessage({ type: 'inspected', task, name, ticket, error: message });
+  }
+}
+
+/** The run in progress: the page's pause and cancel set these flags; the loop reads them. */
+let control = null;
+
+/** Runs an evaluation sample by sample, taking each finished output from the cache. */
+async function evaluate({ model, backend, datasets, options, includePrompts }) {
+  const generator = await loadModel(model, backend, 'eval');
+  const inputs = datasets.map((d) => (d.demo ? demo.get(d.task) : { name: d.name, bytes: new Uint8Array(d.bytes), task: d.task }));
+  const evaluation = new clue.Evaluation(generator, inputs, options);
+  try {
+    const startedAt = new Date().toISOString();
+    postMessage({
+      type: 'eval-started', total: evaluation.total, progress: evaluation.progress(),
+      model: { file: generator.file, size: generator.size, sha256: generator.sha256, backend: generator.backend },
+    });
+    for (let i = 0; i < evaluation.total; i++) {
+      // Let the page's pause and cancel messages in between samples.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      if (control.paused && !control.cancelled) {
+        postMessage({ type: 'eval-paused', progress: evaluation.progress() });
+        await new Promise((resolve) => { control.wake = resolve; });
+        if (!control.cancelled) postMessage({ type: 'eval-continued', progress: evaluation.progress() });
+      }
+      if (control.cancelled) {
+        postMessage({ type: 'eval-cancelled', progress: evaluation.progress() });
+        return;
+      }
+      const request = evaluation.request(i);
+      let generated = await cachedCompletion(request.cache_key);
+      const cached = generated !== undefined;
+      if (!cached) {
+        postMessage({ type: 'eval-progress', progress: evaluation.progress(), request: { task: request.task, id: request.id } });
+        generated = await evaluation.generate(i);
+        await rememberCompletion(request.cache_key, generated);
+      }
+      const sample = evaluation.record(i, generated, cached);
+      postMessage({ type: 'eval-sample', sample, prompt: request.prompt, progress: evaluation.progress() });
+    }
+    const run = { backend: generator.backend, adapter: adapters[backend], started_at: startedAt, ended_at: new Date().toISOString() };
+    postMessage({
+      type: 'eval-finished', results: evaluation.results(run), progress: evaluation.progress(),
+      samplesJsonl: evaluation.samplesJsonl(includePrompts), resultsCsv: evaluation.resultsCsv(run),
+    });
+  } finally {
+    evaluation.free();
+  }
+}
+
+/** A cached output, or undefined; without IndexedDB every request is generated. */
+async function cachedCompletion(key) {
+  try {
+    return await getCompletion(key);
+  } catch {
+    return undefined;
+  }
+}
+
+async function rememberCompletion(key, generated) {
+  try {
+    await putCompletion(key, generated);
+  } catch (e) {
+    postMessage({ type: 'eval-warning', message: `the completion cache is unavailable (${errorText(e)}); a reload will recompute` });
+  }
+}
+
+function rescore({ data, predictions, options }) {
+  try {
+    const results = clue.rescore(data.name, new Uint8Array(data.bytes), predictions.name, new Uint8Array(predictions.bytes), options);
+    postMessage({ type: 'rescored', results });
+  } catch (e) {
+    postMessage({ type: 'rescore-error', message: errorText(e) });
+  }
+}
+
+self.onmessage = async ({ data: message }) => {
+  switch (message.type) {
+    case 'eval-pause':
+      if (control) control.paused = true;
+      return;
+    case 'eval-continue':
+    case 'eval-cancel':
+      if (!control) return;
+      control.paused = false;
+      control.cancelled = message.type === 'eval-cancel';
+      if (control.wake) control.wake();
+      control.wake = null;
+      return;
+  }
+  await ready;
+  switch (message.type) {
+    case 'generate':
+      try {
+        await generate(message);
+      } catch (e) {
+        postMessage({ type: 'generation-error', backend: message.backend, message: errorText(e) });
+      }
+      break;
+    case 'inspect':
+      inspect(message);
+      break;
+    case 'eval-start':
+      control = { paused: false, cancelled: false, wake: null };
+      try {
+        await evaluate(message);
+      } catch (e) {
+        postMessage({ type: 'eval-error', message: errorText(e) });
+      } finally {
+        control = null;
+      }
+      break;
+    case 'rescore':
+      rescore(message);
+      break;
   }
 };
 

@@ -162,6 +162,15 @@ pub fn inspect_data(name: &str, bytes: &[u8], task: Option<String>) -> Result<Js
     })
 }
 
+/// Reads a dataset file like [`inspect_data`] and returns its examples: `[{id, line, record}]`,
+/// `record` holding the task's fields (`{task: "meqsum", chq, summary}`, …).
+#[wasm_bindgen(js_name = readExamples)]
+pub fn read_examples(name: &str, bytes: &[u8], task: Option<String>) -> Result<JsValue, JsError> {
+    let task = parse_task(task.as_deref())?;
+    let dataset = crate::data::read(name, bytes, task)?;
+    to_js(&dataset.examples)
+}
+
 fn parse_task(task: Option<&str>) -> Result<Option<crate::data::TaskId>, JsError> {
     task.filter(|t| !t.is_empty())
         .map(|t| {
@@ -426,9 +435,116 @@ impl Evaluation {
             .samples_jsonl(include_prompts.unwrap_or(true))
     }
 
+    /// Computes BERTScore with `scorer` for the recorded samples of MeQSum, Problem Summary and
+    /// MeDiSumQA (call it after the last sample); resolves to the number of samples scored.
+    #[wasm_bindgen(js_name = addBertscore)]
+    pub fn add_bertscore(&self, scorer: &BertScoreModel) -> js_sys::Promise {
+        let pairs = self.inner.borrow().bertscore_pairs();
+        let inner = self.inner.clone();
+        let scorer = scorer.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let fail = |e: String| JsValue::from(JsError::new(&e));
+            let candidates: Vec<&str> = pairs.iter().map(|(_, c, _)| c.as_str()).collect();
+            let references: Vec<&str> = pairs.iter().map(|(_, _, r)| r.as_str()).collect();
+            let scores = scorer
+                .score(
+                    &candidates,
+                    &references,
+                    crate::metrics::bertscore::BertScoreOptions::default(),
+                )
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            let indexed: Vec<(usize, crate::metrics::bertscore::BertScore)> =
+                pairs.iter().map(|(i, _, _)| *i).zip(scores).collect();
+            inner
+                .borrow_mut()
+                .apply_bertscore(&scorer.model_name, scorer.layer, &indexed);
+            Ok(JsValue::from(indexed.len() as f64))
+        })
+    }
+
     /// The scores as CSV (as `clue eval` writes results.csv).
     #[wasm_bindgen(js_name = resultsCsv)]
     pub fn results_csv(&self, run: JsValue) -> Result<String, JsError> {
         Ok(self.run_results(run)?.to_csv())
+    }
+}
+
+/// A BERT model for BERTScore in the worker: an encoder on the CPU or WebGPU, its tokenizer and
+/// the layer compared.
+#[wasm_bindgen]
+pub struct BertScoreModel {
+    inner: std::rc::Rc<crate::metrics::bertscore::BertScorer>,
+}
+
+#[wasm_bindgen]
+impl BertScoreModel {
+    /// Loads a Hugging Face BERT directory from its files (`[{name, bytes}]`: `config.json`,
+    /// `tokenizer.json`, `tokenizer_config.json`, `model.safetensors`) onto `backend`, reading
+    /// `layer`.
+    pub async fn load(
+        directory: String,
+        files: JsValue,
+        layer: usize,
+        backend: String,
+    ) -> Result<BertScoreModel, JsError> {
+        let backend = Backend::parse(&backend)
+            .ok_or_else(|| JsError::new(&format!("unknown backend {backend:?} (cpu or webgpu)")))?;
+        let array: &js_sys::Array = files
+            .dyn_ref()
+            .ok_or_else(|| JsError::new("files must be an array of {name, bytes}"))?;
+        let mut named = Vec::new();
+        for (i, item) in array.iter().enumerate() {
+            let field = |key: &str| js_sys::Reflect::get(&item, &JsValue::from_str(key)).ok();
+            let name = field("name").and_then(|v| v.as_string()).ok_or_else(|| {
+                JsError::new(&format!("files[{i}]: field \"name\" must be a string"))
+            })?;
+            let bytes = field("bytes")
+                .and_then(|v| v.dyn_into::<js_sys::Uint8Array>().ok())
+                .ok_or_else(|| {
+                    JsError::new(&format!("{name}: field \"bytes\" must be a Uint8Array"))
+                })?
+                .to_vec();
+            named.push((name, bytes));
+        }
+        let scorer = crate::metrics::bertscore::BertScorer::from_hf_directory(
+            &directory, &named, layer, backend,
+        )
+        .await?;
+        Ok(BertScoreModel {
+            inner: std::rc::Rc::new(scorer),
+        })
+    }
+
+    /// The model directory's name.
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        self.inner.model_name.clone()
+    }
+
+    /// The layer compared.
+    #[wasm_bindgen(getter)]
+    pub fn layer(&self) -> usize {
+        self.inner.layer
+    }
+
+    /// BERTScore of each candidate against the reference at the same index: resolves to
+    /// `[{precision, recall, f1}]`.
+    pub fn score(&self, candidates: Vec<String>, references: Vec<String>) -> js_sys::Promise {
+        let scorer = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let fail = |e: String| JsValue::from(JsError::new(&e));
+            let candidates: Vec<&str> = candidates.iter().map(String::as_str).collect();
+            let references: Vec<&str> = references.iter().map(String::as_str).collect();
+            let scores = scorer
+                .score(
+                    &candidates,
+                    &references,
+                    crate::metrics::bertscore::BertScoreOptions::default(),
+                )
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            to_js(&scores).map_err(JsValue::from)
+        })
     }
 }

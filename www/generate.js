@@ -1,0 +1,61 @@
+// The Generate section: one greedy completion of a free prompt, to try a model quickly. The
+// worker does the work; this module only reads the form and shows what comes back.
+import { chosenModel, loadingText, megabytes } from './models.js';
+
+export function setupGenerate(hub) {
+  const form = document.getElementById('generate-form');
+  const button = document.getElementById('gen-run');
+  const status = document.getElementById('gen-status');
+  const output = document.getElementById('gen-output');
+  let ready = false;
+
+  const finish = (state, text) => {
+    status.textContent = text;
+    form.dataset.state = state;
+    hub.setBusy(null);
+  };
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    form.dataset.state = 'running';
+    output.textContent = '';
+    status.textContent = 'Starting…';
+    const choice = chosenModel(form, 'gen-source', document.getElementById('gen-url'), document.getElementById('gen-file'));
+    if (choice.error) {
+      status.textContent = choice.error;
+      form.dataset.state = 'error';
+      return;
+    }
+    hub.setBusy('generate');
+    hub.send({
+      type: 'generate',
+      ...choice.model,
+      backend: document.getElementById('gen-backend').value,
+      prompt: document.getElementById('gen-prompt').value,
+      chat: document.getElementById('gen-chat').checked,
+      maxTokens: Number(document.getElementById('gen-max').value),
+    });
+  });
+
+  hub.onBusy((job) => { button.disabled = !ready || job !== null; });
+  hub.on('done', () => {
+    ready = true;
+    button.disabled = hub.busy !== null;
+  });
+  hub.on('model-progress', (message) => {
+    if (message.job === 'generate') status.textContent = loadingText(message);
+  });
+  hub.on('model-loaded', (message) => {
+    if (message.job !== 'generate') return;
+    status.textContent = `Model loaded (${megabytes(message.bytes)} in ${(message.load_ms / 1000).toFixed(1)} s); generating…`;
+  });
+  hub.on('generation', (message) => {
+    output.textContent = message.completion;
+    output.dataset.ids = JSON.stringify(message.completion_ids);
+    output.dataset.backend = message.backend;
+    const tokens = message.completion_ids.length;
+    finish('done', `${message.prompt_ids.length} prompt tokens in ${(message.prefill_ms / 1000).toFixed(1)} s, ` +
+      `${tokens} new tokens in ${(message.decode_ms / 1000).toFixed(1)} s more on ${message.backend}.`);
+  });
+  hub.on('generation-error', (message) => finish('error', `Generation failed: ${message.message}`));
+}
