@@ -257,8 +257,10 @@ pub struct Progress {
     pub generated: usize,
     /// Tokens generated in this run.
     pub completion_tokens: usize,
-    /// Generated tokens per second of model time in this run.
+    /// Generated tokens per second of decoding in this run.
     pub tokens_per_second: Option<f64>,
+    /// Prompt tokens per second of prefill in this run.
+    pub prompt_tokens_per_second: Option<f64>,
     /// Seconds left at this run's mean model time per generated request.
     pub eta_seconds: Option<f64>,
     /// The task of the next request to run; `None` when all are done.
@@ -472,8 +474,11 @@ pub struct Evaluation {
     data: Vec<DataRecord>,
     planned: Vec<Planned>,
     samples: Vec<Option<SampleRecord>>,
-    /// Model milliseconds spent on the completions generated in this run.
-    generation_ms: f64,
+    /// Model milliseconds spent prefilling and decoding the completions generated in this run.
+    prefill_ms: f64,
+    decode_ms: f64,
+    /// Prompt tokens prefilled in this run.
+    prefilled_tokens: usize,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -653,7 +658,9 @@ impl Evaluation {
             data,
             planned,
             samples,
-            generation_ms: 0.0,
+            prefill_ms: 0.0,
+            decode_ms: 0.0,
+            prefilled_tokens: 0,
         })
     }
 
@@ -705,8 +712,9 @@ impl Evaluation {
         Ok(&self.planned(index)?.prompt.ids)
     }
 
-    /// The completion cache's key of request `index`: a hash of the model file, the prompt's
-    /// ids and the generation settings, so a hit is the completion this run would generate.
+    /// The completion cache's key of request `index`: a hash of the model file, the backend,
+    /// the prompt's ids and the generation settings, so a hit is the completion this run would
+    /// generate.
     pub fn cache_key(&self, index: usize) -> Result<&str, EvalError> {
         Ok(&self.planned(index)?.cache_key)
     }
@@ -763,7 +771,9 @@ impl Evaluation {
             cached,
         };
         if !cached && !self.is_done(index) {
-            self.generation_ms += generated.prefill_ms + generated.decode_ms;
+            self.prefill_ms += generated.prefill_ms;
+            self.decode_ms += generated.decode_ms;
+            self.prefilled_tokens += generated.prompt_tokens;
         }
         Ok(self.samples[index].insert(record))
     }
@@ -850,7 +860,8 @@ impl Evaluation {
             .filter(|s| !s.cached)
             .map(|s| s.completion_tokens)
             .sum();
-        let seconds = self.generation_ms / 1e3;
+        let seconds = (self.prefill_ms + self.decode_ms) / 1e3;
+        let rate = |tokens: usize, ms: f64| (ms > 0.0).then(|| tokens as f64 * 1e3 / ms);
         let remaining = self.planned.len() - done;
         Progress {
             done,
@@ -858,7 +869,8 @@ impl Evaluation {
             cached,
             generated,
             completion_tokens,
-            tokens_per_second: (seconds > 0.0).then(|| completion_tokens as f64 / seconds),
+            tokens_per_second: rate(completion_tokens, self.decode_ms),
+            prompt_tokens_per_second: rate(self.prefilled_tokens, self.prefill_ms),
             eta_seconds: (generated > 0).then(|| remaining as f64 * seconds / generated as f64),
             task: self
                 .planned
@@ -953,6 +965,7 @@ fn plan_request(
     struct KeyParts<'a> {
         recipe: &'static str,
         model_sha256: &'a str,
+        backend: &'static str,
         prompt_ids_sha256: String,
         generation: &'a GenerateSettings,
         stop_sequences: &'a [String],
@@ -962,6 +975,9 @@ fn plan_request(
     let parts = KeyParts {
         recipe: CACHE_KEY_VERSION,
         model_sha256: &model_record.sha256,
+        // Greedy completions agree across backends only up to float rounding; a run records
+        // the backend it ran on, so a completion is reused only on the backend that made it.
+        backend: model.backend.as_str(),
         prompt_ids_sha256: sha256_hex(&id_bytes),
         generation: &generation,
         stop_sequences: &request.generation.stop_sequences,
