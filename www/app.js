@@ -2,11 +2,12 @@
 // Rescore, Backends, Generate) and shows the backend checks. The page never runs model code,
 // so it stays responsive while the worker computes.
 //
-// Messages, page → worker: generate, inspect {task, name, bytes}, eval-start {model, backend,
-// datasets, options}, eval-pause, eval-continue, eval-cancel, rescore {data, predictions,
-// options}. Worker → page: ready, demo-sets, adapter, backend, done, error, model-progress and
-// model-loaded (with the `job` that asked), generation(-error), inspected, eval-started,
-// eval-progress, eval-sample, eval-paused, eval-continued, eval-cancelled, eval-finished,
+// Messages, page → worker: generate, inspect {task, name, bytes}, eval-start {model, bert,
+// backend, datasets, options}, eval-pause, eval-continue, eval-cancel, rescore {data,
+// predictions, options}. Worker → page: ready, demo-sets, adapter, backend, done, error,
+// model-progress (with the `job` that asked: generate, eval, or bert for BERTScore's files) and
+// model-loaded (generate or eval), generation(-error), inspected, eval-started, eval-progress,
+// eval-sample, eval-paused, eval-continued, eval-bertscore, eval-cancelled, eval-finished,
 // eval-warning, eval-error, rescored, rescore-error.
 import { setupEvaluate } from './evaluate.js';
 import { setupGenerate } from './generate.js';

@@ -1,7 +1,25 @@
 // Choosing a model on the page, shared by the Evaluate and Generate forms: the default served
-// with the page, a URL, or a local .gguf file (read in the worker, never uploaded).
+// with the page, a URL, or a local .gguf file (read in the worker, never uploaded); and the BERT
+// model BERTScore reads, which the worker imports from here too.
 
 export const DEFAULT_MODEL_URL = '/models/SmolLM2-135M-Instruct.Q4_1.gguf';
+
+/** The files of a Hugging Face BERT directory that BERTScore reads; any others are left unread. */
+export const BERT_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'];
+
+/** The small BERT model served with the page for tests, and the layer its goldens use. */
+export const SERVED_BERT = { name: 'all-MiniLM-L6-v2', url: '/models/all-MiniLM-L6-v2/', layer: 6 };
+
+/**
+ * The layer CLUE reads from a BERT model that `text` (its directory's and files' names) names:
+ * 8 for SciBERT, 9 for Bio_ClinicalBERT, as `clue eval` defaults; undefined for any other.
+ */
+export function bertLayerFor(text) {
+  const lowered = text.toLowerCase();
+  if (lowered.includes('scibert')) return 8;
+  if (lowered.includes('clinicalbert')) return 9;
+  return undefined;
+}
 
 export const megabytes = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
 

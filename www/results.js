@@ -1,7 +1,8 @@
 // Showing scores: the results object of an evaluation or a rescoring (the schema of
 // `clue score --json`) as a task table and a level table, and downloads of exported files.
 // Scores that were not computed (BERTScore, UMLS) say so; they are never shown as 0. Each
-// number's cell carries its exact value in `data-value` ("null" when not computed).
+// number's cell carries its exact value in `data-value` ("null" when not computed). A run with
+// BERTScore names its BERT model and layer, and the tasks where they are not the paper's.
 import { element } from './dom.js';
 
 /** CLUE's tasks in its order, with the extensions of their official file formats. */
@@ -52,6 +53,34 @@ function table(caption, headers) {
   return [t, t.appendChild(element('tbody'))];
 }
 
+/**
+ * The BERT model and layer each profile prescribes for a task's BERTScore, as
+ * `prescribed_bert` in src/eval/run.rs does (the Rust side decides `comparable_tasks`; this
+ * only says what the comparable choice would have been).
+ */
+const PRESCRIBED_BERT = {
+  'paper-2024-06': { meqsum: 'SciBERT layer 8', probsum: 'Bio_ClinicalBERT layer 9', medisumqa: 'Bio_ClinicalBERT layer 9' },
+  'current-2025-01': { meqsum: 'SciBERT layer 8', probsum: 'SciBERT layer 8', medisumqa: 'SciBERT layer 8' },
+};
+
+/** The run's BERT model and layer, and a line for each task whose BERTScore is not the paper's. */
+function bertscoreNote(results, id) {
+  const bert = results.run.bertscore;
+  const note = element('div', undefined, { id: `${id}-bertscore-note`, class: 'bertscore-note' });
+  note.appendChild(element('p', `BERTScore: ${bert.model}, layer ${bert.layer}.`));
+  const profile = results.run.options.profile;
+  const apart = TASKS.filter((t) => results.tasks[t.id] && 'bertscore_f1' in results.tasks[t.id].metrics
+    && !bert.comparable_tasks.includes(t.id));
+  if (apart.length) {
+    const list = note.appendChild(element('ul'));
+    for (const task of apart) {
+      list.appendChild(element('li', `${task.name}: its BERTScore numbers are not comparable with the paper's ` +
+        `(${profile} profile: ${PRESCRIBED_BERT[profile][task.id]}).`, { 'data-task': task.id }));
+    }
+  }
+  return note;
+}
+
 /** Renders `results` into `container`, replacing what was there; the tables' ids start with `id`. */
 export function renderResults(container, results, id) {
   container.replaceChildren();
@@ -89,7 +118,9 @@ export function renderResults(container, results, id) {
     tr.appendChild(element('td', composedText(composed, undefined, taskName), { 'data-value': valueAttribute(composed.score) }));
     levelRows.appendChild(tr);
   }
-  container.append(scores, levels);
+  container.append(scores);
+  if (results.run && results.run.bertscore) container.appendChild(bertscoreNote(results, id));
+  container.append(levels);
 }
 
 /** Offers `text` as a download named `name`, through a Blob URL (nothing is sent anywhere). */

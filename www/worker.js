@@ -2,9 +2,11 @@
 // On start it loads the package, reports the demo sets and which backends exist (each checked
 // with a small matrix product); then it answers the page's requests: validate a data file,
 // generate once, run an evaluation (pausable and cancellable between samples, every output
-// cached in IndexedDB), or rescore saved predictions. Messages in both directions are plain
-// objects with a `type` field; the page's app.js lists them.
+// cached in IndexedDB, BERTScore added at the end when a BERT model was chosen), or rescore
+// saved predictions. Messages in both directions are plain objects with a `type` field; the
+// page's app.js lists them.
 import init, * as clue from '/pkg/clue.js';
+import { BERT_FILES } from './models.js';
 import { getCompletion, putCompletion } from './store.js';
 
 const SIZE = 256;
@@ -117,6 +119,34 @@ async function loadModel({ url, file }, backend, job) {
   return models.get(key);
 }
 
+/** Loaded BERT models by "source layer backend", kept like the LLMs for the next run. */
+const bertModels = new Map();
+
+/**
+ * The BERT model for BERTScore: the directory served at `url` (its files fetched and cached
+ * like an LLM's) or the user's local `files` (read here, never uploaded), named `name`.
+ */
+async function loadBert({ url, files, name, layer }, backend) {
+  const source = files ? `files:${name}:${files.map((f) => `${f.name}:${f.size}:${f.lastModified}`).join(',')}` : url;
+  const key = `${source} ${layer} ${backend}`;
+  if (!bertModels.has(key)) {
+    const named = [];
+    if (files) {
+      for (const file of files) {
+        try {
+          named.push({ name: file.name, bytes: new Uint8Array(await file.arrayBuffer()) });
+        } catch (e) {
+          throw new Error(`${file.name}: ${errorText(e)}`);
+        }
+      }
+    } else {
+      for (const file of BERT_FILES) named.push({ name: file, bytes: await fetchModel(`${url}${file}`, 'bert') });
+    }
+    bertModels.set(key, await clue.BertScoreModel.load(name, named, layer, backend));
+  }
+  return bertModels.get(key);
+}
+
 async function generate({ url, file, backend, prompt, chat, maxTokens }) {
   const generator = await loadModel({ url, file }, backend, 'generate');
   const result = await generator.generate(prompt, chat, maxTokens);
@@ -144,7 +174,7 @@ function inspect({ task, name, bytes, ticket }) {
 let control = null;
 
 /** Runs an evaluation sample by sample, taking each finished output from the cache. */
-async function evaluate({ model, backend, datasets, options, includePrompts }) {
+async function evaluate({ model, bert, backend, datasets, options, includePrompts }) {
   const generator = await loadModel(model, backend, 'eval');
   const inputs = datasets.map((d) => (d.demo ? demo.get(d.task) : { name: d.name, bytes: new Uint8Array(d.bytes), task: d.task }));
   const evaluation = new clue.Evaluation(generator, inputs, options);
@@ -176,6 +206,22 @@ async function evaluate({ model, backend, datasets, options, includePrompts }) {
       }
       const sample = evaluation.record(i, generated, cached);
       postMessage({ type: 'eval-sample', sample, prompt: request.prompt, progress: evaluation.progress() });
+    }
+    if (bert) {
+      postMessage({ type: 'eval-bertscore', stage: 'loading', model: bert.name, layer: bert.layer });
+      try {
+        const scorer = await loadBert(bert, backend);
+        postMessage({ type: 'eval-bertscore', stage: 'scoring', model: scorer.name, layer: scorer.layer });
+        await evaluation.addBertscore(scorer);
+      } catch (e) {
+        // The message already names the file or the model directory; say which step failed.
+        throw new Error(`BERTScore: ${errorText(e)}`);
+      }
+      // BERTScore runs as one step; a Cancel pressed during it takes effect when it ends.
+      if (control.cancelled) {
+        postMessage({ type: 'eval-cancelled', progress: evaluation.progress() });
+        return;
+      }
     }
     const run = { backend: generator.backend, adapter: adapters[backend], started_at: startedAt, ended_at: new Date().toISOString() };
     postMessage({

@@ -1,7 +1,13 @@
 // Launches Debian's headless Chromium for the page tests, and the steps the Evaluate tests
-// share. The flags are the ones that work on these GPU-less machines: --enable-unsafe-webgpu
+// share: filling the form, running, reading the scores shown and exported, and comparing them
+// with the native `clue eval`. The flags are the ones that work on these GPU-less machines: --enable-unsafe-webgpu
 // exposes WebGPU through SwiftShader (a CPU adapter); the background-networking flags stop
 // Chromium from calling out through the closed network; --no-sandbox because CI runs as root.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -56,11 +62,18 @@ export async function waitUntilReady(page) {
   await page.waitForSelector('#run-eval:not([disabled])', { timeout: 60_000 });
 }
 
-/** Fills the Evaluate form: the demo sets of `tasks` only, `limit` samples each, on `backend`. */
-export async function setUpEvaluation(page, { tasks, limit, backend }) {
+/**
+ * Fills the Evaluate form: the demo sets of `tasks` only, `limit` samples each, on `backend`;
+ * with `bert` ({layer}), BERTScore from the MiniLM served with the page.
+ */
+export async function setUpEvaluation(page, { tasks, limit, backend, bert }) {
   for (const task of TASKS) await page.setChecked(`#task-${task}`, tasks.includes(task));
   await page.fill('#limit', String(limit));
   await page.selectOption('#eval-backend', backend);
+  if (bert) {
+    await page.selectOption('#bert-model', 'served');
+    await page.fill('#bert-layer', String(bert.layer));
+  }
 }
 
 /** Waits for the run to end and fails with the page's status unless it ended `expected`. */
@@ -79,4 +92,120 @@ export async function waitForRunEnd(page, timeout, expected = 'done') {
 export async function runProgress(page) {
   const data = await page.$eval('#eval-progress', (bar) => ({ ...bar.dataset }));
   return Object.fromEntries(Object.entries(data).map(([key, value]) => [key, Number(value)]));
+}
+
+/**
+ * The native `clue eval` of `run` ({tasks, limit, bert: {model, layer}}) on the CPU, written to
+ * `dir`: its results.json.
+ */
+export function nativeResults({ tasks, limit, bert }, dir = mkdtempSync(join(tmpdir(), 'clue-eval-'))) {
+  const bin = process.env.CLUE_BIN;
+  if (!bin) throw new Error('CLUE_BIN is not set: run the browser tests through scripts/test');
+  const args = ['eval', '--tasks', tasks.join(','), '--limit', String(limit), '--backend', 'cpu', '--out', dir];
+  if (bert) args.push('--bert-model', bert.model, '--bert-layer', String(bert.layer));
+  execFileSync(bin, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  return JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
+}
+
+/** How far a number may be from native's: exact to 1e-9 unless `tolerance` says otherwise. */
+const EXACT = () => 1e-9;
+
+/** Asserts that `got` is `want` to `tolerance`, both numbers or both null (not computed). */
+export function close(got, want, what, tolerance = 1e-9) {
+  if (want === null || want === undefined) {
+    assert.equal(got ?? null, null, `${what}: ${got}, native not computed`);
+  } else {
+    assert.ok(typeof got === 'number' && Math.abs(got - want) <= tolerance, `${what}: ${got}, native ${want}`);
+  }
+}
+
+/**
+ * Compares the numbers of two results objects: n, every metric and interval, scores, levels;
+ * `tolerance(task, metric)` gives each number's (the task score is metric "score"; levels have
+ * task null).
+ */
+export function assertSameResults(got, want, what, tolerance = EXACT) {
+  assert.deepEqual(Object.keys(got.tasks).sort(), Object.keys(want.tasks).sort(), `${what}: tasks`);
+  for (const [task, native] of Object.entries(want.tasks)) {
+    const page = got.tasks[task];
+    assert.equal(page.n, native.n, `${what}: ${task} n`);
+    assert.deepEqual(Object.keys(page.metrics).sort(), Object.keys(native.metrics).sort(), `${what}: ${task} metrics`);
+    for (const [metric, value] of Object.entries(native.metrics)) {
+      close(page.metrics[metric], value, `${what}: ${task} ${metric}`, tolerance(task, metric));
+      if (native.ci95[metric]) {
+        native.ci95[metric].forEach((bound, i) => close(page.ci95[metric][i], bound, `${what}: ${task} ${metric} ci95[${i}]`, tolerance(task, metric)));
+      }
+    }
+    close(page.score, native.score, `${what}: ${task} score`, tolerance(task, 'score'));
+    assert.deepEqual(page.not_computed, native.not_computed, `${what}: ${task} not computed`);
+  }
+  for (const level of ['level1', 'level2']) close(got.levels[level].score, want.levels[level].score, `${what}: ${level}`, tolerance(null, level));
+}
+
+/** The numbers the page shows, read from the cells' data attributes. */
+export function shownResults(page) {
+  return page.evaluate(() => {
+    const value = (node) => (node.dataset.value === 'null' ? null : Number(node.dataset.value));
+    const shown = { tasks: {}, levels: {} };
+    for (const row of document.querySelectorAll('#eval-task-scores tbody tr')) {
+      const task = { n: Number(row.querySelector('[data-n]').dataset.n), metrics: {} };
+      for (const cell of row.querySelectorAll('[data-metric]')) task.metrics[cell.dataset.metric] = value(cell);
+      shown.tasks[row.dataset.task] = task;
+    }
+    for (const row of document.querySelectorAll('#eval-level-scores tbody tr')) shown.levels[row.dataset.level] = value(row.querySelector('[data-value]'));
+    return shown;
+  });
+}
+
+/** The text of the file the page offers when `button` is clicked. */
+export async function downloaded(page, button) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
+  return readFileSync(await download.path(), 'utf8');
+}
+
+/**
+ * Runs `run` ({tasks, limit, backend, bert}) in a fresh context (fresh completion cache), after
+ * `before(page)` when given; returns the page.
+ */
+export async function evaluateOn(browser, run, before) {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+  const page = await openPage(context);
+  if (before) await before(page);
+  await setUpEvaluation(page, run);
+  const started = Date.now();
+  await page.click('#run-eval');
+  await waitForRunEnd(page, 1_200_000);
+  const seconds = (Date.now() - started) / 1000;
+  const progress = await runProgress(page);
+  const total = run.tasks.length * run.limit;
+  console.log(`${run.backend}: ${total} samples (${run.tasks.join(', ')}, ${run.limit} each) in ${seconds.toFixed(1)} s ` +
+    `from Run to the scores, model load included; ${await page.textContent('#eval-status')}`);
+  assert.deepEqual([progress.done, progress.generated, progress.cached], [total, total, 0]);
+  return page;
+}
+
+/**
+ * Checks the scores the page shows and the files it exports against the native results;
+ * returns the exported results.json.
+ */
+export async function checkAgainstNative(page, native, run, tolerance = EXACT) {
+  const what = run.backend;
+  const shown = await shownResults(page);
+  for (const [task, want] of Object.entries(native.tasks)) {
+    assert.equal(shown.tasks[task].n, want.n, `${what}: shown ${task} n`);
+    for (const [metric, value] of Object.entries(want.metrics)) close(shown.tasks[task].metrics[metric], value, `${what}: shown ${task} ${metric}`, tolerance(task, metric));
+    close(shown.tasks[task].metrics.score, want.score, `${what}: shown ${task} score`, tolerance(task, 'score'));
+  }
+  for (const level of ['level1', 'level2']) close(shown.levels[level], native.levels[level].score, `${what}: shown ${level}`, tolerance(null, level));
+  assert.equal(await page.isVisible('#demo-notice'), true, 'the demo notice is shown beside demo results');
+  assert.match(await page.textContent('#demo-notice'), /No patient data/);
+
+  const exported = JSON.parse(await downloaded(page, '#export-results'));
+  assertSameResults(exported, native, `${what} results.json`, tolerance);
+  assert.equal(exported.run.backend, run.backend === 'webgpu' ? 'wgpu' : 'cpu');
+  const samples = (await downloaded(page, '#export-samples')).trim().split('\n').map((line) => JSON.parse(line));
+  assert.equal(samples.length, run.tasks.length * run.limit);
+  const csv = await downloaded(page, '#export-csv');
+  assert.ok(csv.trim().split('\n').length > 1, 'results.csv has rows');
+  return { results: exported, samples };
 }
