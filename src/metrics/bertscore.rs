@@ -178,7 +178,6 @@ pub struct BertScorer {
     model: Bert,
     tokenizer: tokenizers::Tokenizer,
     special: [u32; 2],
-    max_length: usize,
     backend: Backend,
     /// The model directory's name, for the run record.
     pub model_name: String,
@@ -264,7 +263,6 @@ impl BertScorer {
             model,
             tokenizer,
             special,
-            max_length,
             backend,
             model_name: directory.to_owned(),
             layer,
@@ -280,9 +278,7 @@ impl BertScorer {
                     directory: self.model_name.clone(),
                     message: format!("tokenizer: {e}"),
                 })?;
-        let ids = encoding.get_ids().to_vec();
-        debug_assert!(ids.len() <= self.max_length);
-        Ok(ids)
+        Ok(encoding.get_ids().to_vec())
     }
 
     /// BERTScore of each candidate against the reference at the same index.

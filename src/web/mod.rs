@@ -307,24 +307,41 @@ pub struct Evaluation {
     model: std::rc::Rc<crate::model::LoadedModel>,
 }
 
-/// Reads `[{name, bytes, task?}]` from the page.
-fn datasets_from_js(datasets: &JsValue) -> Result<Vec<(crate::data::Dataset, Vec<u8>)>, JsError> {
-    let array: &js_sys::Array = datasets
+/// One file the page hands over: its name, bytes and, for datasets, the task it names.
+struct PageFile {
+    name: String,
+    bytes: Vec<u8>,
+    task: Option<String>,
+}
+
+/// Reads `[{name, bytes, task?}]` (`what` names the array in messages).
+fn files_from_js(files: &JsValue, what: &str) -> Result<Vec<PageFile>, JsError> {
+    let array: &js_sys::Array = files
         .dyn_ref()
-        .ok_or_else(|| JsError::new("datasets must be an array of {name, bytes, task}"))?;
+        .ok_or_else(|| JsError::new(&format!("{what} must be an array of {{name, bytes}}")))?;
     let mut out = Vec::new();
     for (i, item) in array.iter().enumerate() {
         let field = |key: &str| js_sys::Reflect::get(&item, &JsValue::from_str(key)).ok();
         let name = field("name").and_then(|v| v.as_string()).ok_or_else(|| {
-            JsError::new(&format!("datasets[{i}]: field \"name\" must be a string"))
+            JsError::new(&format!("{what}[{i}]: field \"name\" must be a string"))
         })?;
         let bytes = field("bytes")
             .and_then(|v| v.dyn_into::<js_sys::Uint8Array>().ok())
             .ok_or_else(|| JsError::new(&format!("{name}: field \"bytes\" must be a Uint8Array")))?
             .to_vec();
-        let task = parse_task(field("task").and_then(|v| v.as_string()).as_deref())?;
-        let dataset = crate::data::read(&name, &bytes, task)?;
-        out.push((dataset, bytes));
+        let task = field("task").and_then(|v| v.as_string());
+        out.push(PageFile { name, bytes, task });
+    }
+    Ok(out)
+}
+
+/// Reads `[{name, bytes, task?}]` from the page as datasets.
+fn datasets_from_js(datasets: &JsValue) -> Result<Vec<(crate::data::Dataset, Vec<u8>)>, JsError> {
+    let mut out = Vec::new();
+    for file in files_from_js(datasets, "datasets")? {
+        let task = parse_task(file.task.as_deref())?;
+        let dataset = crate::data::read(&file.name, &file.bytes, task)?;
+        out.push((dataset, file.bytes));
     }
     Ok(out)
 }
@@ -490,23 +507,10 @@ impl BertScoreModel {
     ) -> Result<BertScoreModel, JsError> {
         let backend = Backend::parse(&backend)
             .ok_or_else(|| JsError::new(&format!("unknown backend {backend:?} (cpu or webgpu)")))?;
-        let array: &js_sys::Array = files
-            .dyn_ref()
-            .ok_or_else(|| JsError::new("files must be an array of {name, bytes}"))?;
-        let mut named = Vec::new();
-        for (i, item) in array.iter().enumerate() {
-            let field = |key: &str| js_sys::Reflect::get(&item, &JsValue::from_str(key)).ok();
-            let name = field("name").and_then(|v| v.as_string()).ok_or_else(|| {
-                JsError::new(&format!("files[{i}]: field \"name\" must be a string"))
-            })?;
-            let bytes = field("bytes")
-                .and_then(|v| v.dyn_into::<js_sys::Uint8Array>().ok())
-                .ok_or_else(|| {
-                    JsError::new(&format!("{name}: field \"bytes\" must be a Uint8Array"))
-                })?
-                .to_vec();
-            named.push((name, bytes));
-        }
+        let named: Vec<(String, Vec<u8>)> = files_from_js(&files, "files")?
+            .into_iter()
+            .map(|file| (file.name, file.bytes))
+            .collect();
         let scorer = crate::metrics::bertscore::BertScorer::from_hf_directory(
             &directory, &named, layer, backend,
         )
