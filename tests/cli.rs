@@ -82,6 +82,134 @@ fn score_prints_json_for_the_real_meqsum_file() {
 }
 
 #[test]
+fn score_with_a_bert_model_computes_bertscore_and_the_task_score() {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/src/data/demo/meqsum.xlsx");
+    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-MiniLM-L6-v2");
+    let dataset =
+        clue_wasm::data::read("meqsum.xlsx", &std::fs::read(data).unwrap(), None).unwrap();
+    let rows: Vec<(String, String, String)> = dataset
+        .examples
+        .iter()
+        .enumerate()
+        .map(|(i, example)| {
+            let clue_wasm::data::Record::MeqSum(inquiry) = &example.record else {
+                panic!("not a MeQSum row");
+            };
+            let prediction = format!("What is the treatment for condition number {i}?");
+            (example.id.clone(), prediction, inquiry.summary.clone())
+        })
+        .collect();
+    let predictions = scratch("bert-predictions.jsonl");
+    let lines: String = rows
+        .iter()
+        .map(|(id, prediction, _)| {
+            format!(
+                "{}\n",
+                serde_json::json!({"id": id, "prediction": prediction})
+            )
+        })
+        .collect();
+    std::fs::write(&predictions, lines).unwrap();
+    let output = clue()
+        .args(["score", "--data", data, "--json", "--bert-model", model])
+        .args(["--bert-layer", "6", "--predictions"])
+        .arg(&predictions)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let meqsum = &json["tasks"]["meqsum"];
+    let few_shot: Vec<&str> = json["few_shot_ignored"]["meqsum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap())
+        .collect();
+    let scored: Vec<&(String, String, String)> = rows
+        .iter()
+        .filter(|(id, ..)| !few_shot.contains(&id.as_str()))
+        .collect();
+    assert_eq!(meqsum["n"], scored.len());
+    // The same pairs in the same order through the library: the same batches, the same values.
+    let files: Vec<(String, Vec<u8>)> = ["config.json", "tokenizer.json", "tokenizer_config.json"]
+        .into_iter()
+        .chain(["model.safetensors"])
+        .map(|name| {
+            (
+                name.to_string(),
+                std::fs::read(format!("{model}/{name}")).unwrap(),
+            )
+        })
+        .collect();
+    let scorer = pollster::block_on(
+        clue_wasm::metrics::bertscore::BertScorer::from_hf_directory(
+            "all-MiniLM-L6-v2",
+            &files,
+            6,
+            clue_wasm::model::Backend::Cpu,
+        ),
+    )
+    .unwrap();
+    let candidates: Vec<&str> = scored.iter().map(|(_, p, _)| p.as_str()).collect();
+    let references: Vec<&str> = scored.iter().map(|(_, _, r)| r.as_str()).collect();
+    let scores =
+        pollster::block_on(scorer.score(&candidates, &references, Default::default())).unwrap();
+    let mean_f1 = scores.iter().map(|s| s.f1).sum::<f64>() / scores.len() as f64;
+    let got = meqsum["metrics"]["bertscore_f1"].as_f64().unwrap();
+    assert!((got - mean_f1).abs() < 1e-9, "{got} vs {mean_f1}");
+    assert!(meqsum["metrics"]["bertscore_p"].is_f64());
+    assert!(meqsum["ci95"]["bertscore_f1"].is_array());
+    // With BERTScore the task score is computed: the mean of the displayed metrics.
+    assert!(meqsum["score"].is_f64(), "{meqsum}");
+    assert_eq!(meqsum["not_computed"], serde_json::json!([]));
+    let bert = &json["bertscore"];
+    assert_eq!(bert["layer"], 6);
+    assert_eq!(bert["samples"], scored.len());
+    assert_eq!(bert["comparable_tasks"], serde_json::json!([]));
+    assert!(
+        stderr.contains("meqsum: BERTScore from") && stderr.contains("not comparable"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn score_reads_a_bert_directory_of_vocab_txt_and_pytorch_model_bin() {
+    // As SciBERT and Bio_ClinicalBERT ship: no tokenizer.json, no safetensors.
+    let tiny = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/golden/bertscore/tiny-bert"
+    );
+    let dir = scratch("tiny-scibert");
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["config.json", "vocab.txt", "pytorch_model.bin"] {
+        std::fs::copy(format!("{tiny}/{name}"), dir.join(name)).unwrap();
+    }
+    let predictions = scratch("tiny-predictions.jsonl");
+    perfect_meqsum_predictions(&predictions);
+    let output = clue()
+        .args(["score", "--data", MEQSUM, "--json", "--bert-layer", "2"])
+        .arg("--bert-model")
+        .arg(&dir)
+        .arg("--predictions")
+        .arg(&predictions)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    // Each prediction is its reference: every token finds itself, so BERTScore is 1.
+    let f1 = json["tasks"]["meqsum"]["metrics"]["bertscore_f1"]
+        .as_f64()
+        .unwrap();
+    assert!((f1 - 1.0).abs() < 1e-6, "{f1}");
+    assert_eq!(json["bertscore"]["model"], "tiny-scibert");
+}
+
+#[test]
 fn score_prints_a_table() {
     let predictions = scratch("table.jsonl");
     perfect_meqsum_predictions(&predictions);

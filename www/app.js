@@ -4,11 +4,11 @@
 //
 // Messages, page → worker: generate, inspect {task, name, bytes}, eval-start {model, bert,
 // backend, datasets, options}, eval-pause, eval-continue, eval-cancel, rescore {data,
-// predictions, options}. Worker → page: ready, demo-sets, adapter, backend, done, error,
-// model-progress (with the `job` that asked: generate, eval, or bert for BERTScore's files) and
-// model-loaded (generate or eval), generation(-error), inspected, eval-started, eval-progress,
-// eval-sample, eval-paused, eval-continued, eval-bertscore, eval-cancelled, eval-finished,
-// eval-warning, eval-error, rescored, rescore-error.
+// predictions, options, bert, backend}. Worker → page: ready, demo-sets, adapter, backend, done,
+// error, model-progress (with the `job` that asked: generate, eval, or bert for BERTScore's
+// files) and model-loaded (generate or eval), generation(-error), inspected, eval-started,
+// eval-progress, eval-sample, eval-paused, eval-continued, eval-bertscore, eval-cancelled,
+// eval-finished, eval-warning, eval-error, rescore-bertscore, rescored, rescore-error.
 import { setupEvaluate } from './evaluate.js';
 import { setupGenerate } from './generate.js';
 import { setupRescore } from './rescore.js';
@@ -67,7 +67,8 @@ const busyListeners = [];
 
 /**
  * What the sections share: the worker's messages by type, and which job holds the worker's
- * model now ('generate', 'eval' or null) — one at a time, so the two never share a device.
+ * model now ('generate', 'eval', 'rescore' while it computes BERTScore, or null) — one at a
+ * time, so no two share a device.
  */
 const hub = {
   busy: null,

@@ -4,7 +4,8 @@
 // IndexedDB until it ends, so a reloaded tab offers to resume it, and the worker's completion
 // cache makes every sample that had finished come back without generating again.
 import { byId, element } from './dom.js';
-import { BERT_FILES, SERVED_BERT, bertLayerFor, chosenModel, DEFAULT_MODEL_URL, loadingText, megabytes } from './models.js';
+import { bertPicker } from './bert-picker.js';
+import { SERVED_BERT, chosenModel, DEFAULT_MODEL_URL, loadingText, megabytes } from './models.js';
 import { TASKS, download, metricName, percent, renderResults, taskName } from './results.js';
 import { deleteRun, getRun, putRun } from './store.js';
 
@@ -271,129 +272,7 @@ export function setupEvaluate(hub) {
 
   // ---- BERTScore model -----------------------------------------------------------------------------
 
-  const bertSelect = byId('bert-model');
-  const bertFiles = byId('bert-files');
-  const bertName = byId('bert-name');
-  const bertLayer = byId('bert-layer');
-  /** Whether the user typed the layer; until then it follows the model chosen. */
-  let layerTyped = false;
-
-  function showFieldError(input, errorId, text) {
-    byId(errorId).textContent = text;
-    input.setAttribute('aria-invalid', String(text !== ''));
-  }
-
-  /** The chosen local files BERTScore reads, and the ones of `BERT_FILES` not chosen. */
-  function pickedBertFiles() {
-    const all = [...bertFiles.files];
-    return {
-      all,
-      files: all.filter((f) => BERT_FILES.includes(f.name)),
-      missing: BERT_FILES.filter((name) => !all.some((f) => f.name === name)),
-    };
-  }
-
-  function describeBertFiles() {
-    const { all, files, missing } = pickedBertFiles();
-    const line = byId('bert-files-status');
-    const invalid = all.length > 0 && missing.length > 0;
-    line.dataset.state = invalid ? 'error' : '';
-    bertFiles.setAttribute('aria-invalid', String(invalid));
-    if (!all.length) {
-      line.textContent = `Choose ${BERT_FILES.join(', ')} from the model's directory; they are read here, never uploaded.`;
-    } else if (invalid) {
-      // SciBERT and Bio_ClinicalBERT ship only this file, which the loader cannot read yet.
-      const unreadable = all.some((f) => f.name === 'pytorch_model.bin') && missing.includes('model.safetensors')
-        ? ' (pytorch_model.bin cannot be read: convert it to model.safetensors first)' : '';
-      line.textContent = `Missing ${missing.join(', ')}${unreadable}.`;
-    } else {
-      line.textContent = `${files.length} files, ${megabytes(files.reduce((sum, f) => sum + f.size, 0))}, read here, never uploaded.`;
-    }
-  }
-
-  /** The layer `clue eval` would read from the chosen model, or undefined where it has none. */
-  function suggestedLayer() {
-    if (bertSelect.value === 'served') return SERVED_BERT.layer;
-    if (bertSelect.value === 'files') return bertLayerFor([bertName.value, ...[...bertFiles.files].map((f) => f.name)].join(' '));
-    return undefined;
-  }
-
-  function followModel() {
-    if (!layerTyped) bertLayer.value = suggestedLayer() === undefined ? '' : String(suggestedLayer());
-  }
-
-  function showBertSource() {
-    layerTyped = false;
-    byId('bert-local').hidden = bertSelect.value !== 'files';
-    bertLayer.disabled = bertSelect.value === 'none';
-    showFieldError(bertLayer, 'bert-layer-error', '');
-    showFieldError(bertName, 'bert-name-error', '');
-    followModel();
-  }
-
-  /** The layer entered, or null after showing beside the field what is wrong with it. */
-  function checkLayer() {
-    const text = bertLayer.value.trim();
-    let error = '';
-    if (bertLayer.validity.badInput || (text !== '' && (!/^\d+$/.test(text) || Number(text) > 48))) {
-      error = 'The layer is a whole number from 0 to 48.';
-    } else if (text === '') {
-      error = 'Enter the layer BERTScore reads (0 to 48; SciBERT 8, Bio_ClinicalBERT 9).';
-    }
-    showFieldError(bertLayer, 'bert-layer-error', error);
-    return error ? null : Number(text);
-  }
-
-  function checkName() {
-    const name = bertName.value.trim();
-    showFieldError(bertName, 'bert-name-error', name ? '' : 'Name the model as its directory is named: results.json records it.');
-    return name || null;
-  }
-
-  bertSelect.addEventListener('change', showBertSource);
-  bertFiles.addEventListener('change', () => {
-    describeBertFiles();
-    followModel();
-  });
-  bertName.addEventListener('input', () => {
-    followModel();
-    if (byId('bert-name-error').textContent) checkName();
-  });
-  bertLayer.addEventListener('input', () => {
-    layerTyped = true;
-    if (byId('bert-layer-error').textContent) checkLayer();
-  });
-  bertLayer.addEventListener('change', checkLayer);
-  describeBertFiles();
-  showBertSource();
-
-  /**
-   * The BERT model chosen: `{bert}` for the worker (null for none) with `saved`, what Resume
-   * keeps of it (local files by name and size only), or `{error, field}`; errors are shown
-   * beside their fields.
-   */
-  function readBert() {
-    const source = bertSelect.value;
-    if (source === 'none') return { bert: null, saved: null };
-    if (source === 'served') {
-      const layer = checkLayer();
-      if (layer === null) return { error: byId('bert-layer-error').textContent, field: bertLayer };
-      return { bert: { url: SERVED_BERT.url, name: SERVED_BERT.name, layer }, saved: { source, layer } };
-    }
-    const { files, missing } = pickedBertFiles();
-    const name = checkName();
-    const layer = checkLayer();
-    if (missing.length) {
-      describeBertFiles();
-      return { error: `choose the BERT model's ${missing.join(', ')}.`, field: bertFiles };
-    }
-    if (name === null) return { error: byId('bert-name-error').textContent, field: bertName };
-    if (layer === null) return { error: byId('bert-layer-error').textContent, field: bertLayer };
-    return {
-      bert: { files, name, layer },
-      saved: { source, name, layer, files: files.map((f) => ({ name: f.name, size: f.size })) },
-    };
-  }
+  const bertPick = bertPicker('bert-');
 
   // ---- Running ----------------------------------------------------------------------------------
 
@@ -454,7 +333,7 @@ export function setupEvaluate(hub) {
         return refuse(`${task.name}: ${why}.`, byId(`file-${task.id}`));
       }
     }
-    const bertChoice = readBert();
+    const bertChoice = bertPick.read();
     if (bertChoice.error) return refuse(`BERTScore: ${bertChoice.error}`, bertChoice.field);
     const { model } = choice;
     start(model, bertChoice.bert, {
@@ -634,26 +513,7 @@ export function setupEvaluate(hub) {
     byId('limit').value = o.limit === undefined ? '' : String(o.limit);
     byId('max-new-tokens').value = o.max_new_tokens === undefined ? '' : String(o.max_new_tokens);
     byId('include-prompts').checked = saved.includePrompts;
-    bertSelect.value = saved.bert ? saved.bert.source : 'none';
-    showBertSource();
-    if (saved.bert) {
-      layerTyped = true;
-      bertLayer.value = String(saved.bert.layer);
-      if (saved.bert.name) bertName.value = saved.bert.name;
-    }
-  }
-
-  /** The BERT model of a saved run, or `{error}` while its local files must be chosen again. */
-  function savedBert(saved) {
-    if (!saved) return { bert: null };
-    if (saved.source === 'served') return { bert: { url: SERVED_BERT.url, name: SERVED_BERT.name, layer: saved.layer } };
-    const { files } = pickedBertFiles();
-    const same = files.length === saved.files.length
-      && saved.files.every((want) => files.some((f) => f.name === want.name && f.size === want.size));
-    if (!same) {
-      return { error: `This run used the local BERT model ${saved.name} (${saved.files.map((f) => f.name).join(', ')}): choose its files again under BERTScore model, then press Resume.` };
-    }
-    return { bert: { files, name: saved.name, layer: saved.layer } };
+    bertPick.restore(saved.bert);
   }
 
   resumeButton.addEventListener('click', () => {
@@ -671,10 +531,10 @@ export function setupEvaluate(hub) {
       }
       model = { file };
     }
-    const bertChoice = savedBert(saved.bert);
+    const bertChoice = bertPick.resume(saved.bert);
     if (bertChoice.error) {
       status.textContent = bertChoice.error;
-      bertFiles.focus();
+      bertPick.filesInput.focus();
       return;
     }
     start(model, bertChoice.bert, saved);

@@ -1,14 +1,21 @@
 // Choosing a model on the page, shared by the Evaluate and Generate forms: the default served
 // with the page, a URL, or a local .gguf file (read in the worker, never uploaded); and the BERT
-// model BERTScore reads, which the worker imports from here too.
+// model served for BERTScore, which the worker imports from here too (bert-picker.js is the
+// BERT model picker).
 
 export const DEFAULT_MODEL_URL = '/models/SmolLM2-135M-Instruct.Q4_1.gguf';
 
-/** The files of a Hugging Face BERT directory that BERTScore reads; any others are left unread. */
-export const BERT_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'];
-
-/** The small BERT model served with the page for tests, and the layer its goldens use. */
-export const SERVED_BERT = { name: 'all-MiniLM-L6-v2', url: '/models/all-MiniLM-L6-v2/', layer: 6 };
+/**
+ * The small BERT model served with the page for tests: its directory, the files of it that
+ * BERTScore reads (the worker fetches these; the directory holds others), and the layer its
+ * goldens use.
+ */
+export const SERVED_BERT = {
+  name: 'all-MiniLM-L6-v2',
+  url: '/models/all-MiniLM-L6-v2/',
+  files: ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'],
+  layer: 6,
+};
 
 /**
  * The layer CLUE reads from a BERT model that `text` (its directory's and files' names) names:

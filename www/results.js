@@ -1,8 +1,9 @@
 // Showing scores: the results object of an evaluation or a rescoring (the schema of
 // `clue score --json`) as a task table and a level table, and downloads of exported files.
 // Scores that were not computed (BERTScore, UMLS) say so; they are never shown as 0. Each
-// number's cell carries its exact value in `data-value` ("null" when not computed). A run with
-// BERTScore names its BERT model and layer, and the tasks where they are not the paper's.
+// number's cell carries its exact value in `data-value` ("null" when not computed). Results with
+// BERTScore (an evaluation's `run.bertscore`, a rescoring's top-level `bertscore`) name its BERT
+// model and layer, and the tasks where they are not the paper's.
 import { element } from './dom.js';
 
 /** CLUE's tasks in its order, with the extensions of their official file formats. */
@@ -63,12 +64,13 @@ const PRESCRIBED_BERT = {
   'current-2025-01': { meqsum: 'SciBERT layer 8', probsum: 'SciBERT layer 8', medisumqa: 'SciBERT layer 8' },
 };
 
-/** The run's BERT model and layer, and a line for each task whose BERTScore is not the paper's. */
-function bertscoreNote(results, id) {
-  const bert = results.run.bertscore;
+/**
+ * The BERT model and layer of `bert` (a results' `bertscore` block), and a line for each task
+ * whose BERTScore is not the paper's under `profile`.
+ */
+function bertscoreNote(bert, profile, results, id) {
   const note = element('div', undefined, { id: `${id}-bertscore-note`, class: 'bertscore-note' });
   note.appendChild(element('p', `BERTScore: ${bert.model}, layer ${bert.layer}.`));
-  const profile = results.run.options.profile;
   const apart = TASKS.filter((t) => results.tasks[t.id] && 'bertscore_f1' in results.tasks[t.id].metrics
     && !bert.comparable_tasks.includes(t.id));
   if (apart.length) {
@@ -81,8 +83,12 @@ function bertscoreNote(results, id) {
   return note;
 }
 
-/** Renders `results` into `container`, replacing what was there; the tables' ids start with `id`. */
-export function renderResults(container, results, id) {
+/**
+ * Renders `results` into `container`, replacing what was there; the tables' ids start with `id`.
+ * `profile` is the one the results were computed under: an evaluation's results record it, a
+ * rescoring's do not.
+ */
+export function renderResults(container, results, id, profile = results.run && results.run.options.profile) {
   container.replaceChildren();
   const [scores, scoreRows] = table('Per task (percent; 95% bootstrap confidence intervals)', ['Task', 'n', 'Score', 'Metrics']);
   scores.id = `${id}-task-scores`;
@@ -119,7 +125,9 @@ export function renderResults(container, results, id) {
     levelRows.appendChild(tr);
   }
   container.append(scores);
-  if (results.run && results.run.bertscore) container.appendChild(bertscoreNote(results, id));
+  // An evaluation keeps its BERTScore block in `run`; a rescoring, which has no run, at the top.
+  const bert = (results.run || results).bertscore;
+  if (bert) container.appendChild(bertscoreNote(bert, profile, results, id));
   container.append(levels);
 }
 

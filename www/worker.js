@@ -3,10 +3,10 @@
 // with a small matrix product); then it answers the page's requests: validate a data file,
 // generate once, run an evaluation (pausable and cancellable between samples, every output
 // cached in IndexedDB, BERTScore added at the end when a BERT model was chosen), or rescore
-// saved predictions. Messages in both directions are plain objects with a `type` field; the
-// page's app.js lists them.
+// saved predictions (with BERTScore too when a BERT model was chosen). Messages in both
+// directions are plain objects with a `type` field; the page's app.js lists them.
 import init, * as clue from '/pkg/clue.js';
-import { BERT_FILES } from './models.js';
+import { SERVED_BERT } from './models.js';
 import { getCompletion, putCompletion } from './store.js';
 
 const SIZE = 256;
@@ -140,7 +140,7 @@ async function loadBert({ url, files, name, layer }, backend) {
         }
       }
     } else {
-      for (const file of BERT_FILES) named.push({ name: file, bytes: await fetchModel(`${url}${file}`, 'bert') });
+      for (const file of SERVED_BERT.files) named.push({ name: file, bytes: await fetchModel(`${url}${file}`, 'bert') });
     }
     bertModels.set(key, await clue.BertScoreModel.load(name, named, layer, backend));
   }
@@ -250,13 +250,30 @@ async function rememberCompletion(key, generated) {
   }
 }
 
-function rescore({ data, predictions, options }) {
+/** Scores saved predictions against their data file, with BERTScore from `bert` when given. */
+async function rescore({ data, predictions, options, bert, backend }) {
+  const inputs = [data.name, new Uint8Array(data.bytes), predictions.name, new Uint8Array(predictions.bytes), options];
+  let results;
   try {
-    const results = clue.rescore(data.name, new Uint8Array(data.bytes), predictions.name, new Uint8Array(predictions.bytes), options);
-    postMessage({ type: 'rescored', results });
+    // Without BERTScore this is the whole answer; with it, this checks both files first, so a
+    // wrong file is refused at once rather than after a BERT model's download.
+    results = clue.rescore(...inputs);
   } catch (e) {
     postMessage({ type: 'rescore-error', message: errorText(e) });
+    return;
   }
+  if (bert) {
+    try {
+      postMessage({ type: 'rescore-bertscore', stage: 'loading', model: bert.name, layer: bert.layer, backend });
+      const scorer = await loadBert(bert, backend);
+      postMessage({ type: 'rescore-bertscore', stage: 'scoring', model: scorer.name, layer: scorer.layer, backend });
+      results = await clue.rescoreWithBertscore(...inputs, scorer);
+    } catch (e) {
+      postMessage({ type: 'rescore-error', message: `BERTScore: ${errorText(e)}` });
+      return;
+    }
+  }
+  postMessage({ type: 'rescored', results });
 }
 
 self.onmessage = async ({ data: message }) => {
@@ -296,7 +313,7 @@ self.onmessage = async ({ data: message }) => {
       }
       break;
     case 'rescore':
-      rescore(message);
+      await rescore(message);
       break;
   }
 };

@@ -11,11 +11,12 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use crate::data::{DataError, Dataset, TaskId};
-use crate::metrics::SampleScores;
 use crate::metrics::aggregate::{AggregateOptions, Results, aggregate};
+use crate::metrics::bertscore::{BertScore, BertScoreOptions, BertScorer};
+use crate::metrics::{Metric, SampleScores};
 use crate::tasks::{
-    Prediction, ReadingMode, TaskError, TaskSettings, TokenCounter, build_requests,
-    read_prediction, score,
+    Answer, Prediction, Profile, ReadingMode, Reference, TaskError, TaskSettings, TokenCounter,
+    build_requests, read_prediction, score,
 };
 pub use predictions::{PredictionLine, PredictionsError, read_predictions};
 pub use run::{
@@ -92,6 +93,9 @@ pub struct ScoredSample {
     pub prediction: Prediction,
     /// The sample's metrics (fractions).
     pub metrics: SampleScores,
+    /// What the answer is scored against (BERTScore compares text answers with it).
+    #[serde(skip)]
+    pub reference: Reference,
 }
 
 /// Rescoring's outcome: the aggregate, the scored samples, and what had no prediction.
@@ -106,9 +110,87 @@ pub struct Rescored {
     /// Per task, the ids of predictions for rows the profile uses as few-shot examples; they
     /// are not evaluated (the reference removes them from the evaluated rows).
     pub few_shot_ignored: BTreeMap<TaskId, Vec<String>>,
+    /// The BERT model and layer of the BERTScore values, when they were computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bertscore: Option<BertScoreRecord>,
     /// The scored samples in request order.
     #[serde(skip)]
     pub samples: Vec<ScoredSample>,
+}
+
+impl Rescored {
+    /// The (sample index, answer, reference) pairs BERTScore is computed on: the text answers of
+    /// MeQSum, Problem Summary and MeDiSumQA.
+    pub fn bertscore_pairs(&self) -> Vec<(usize, String, String)> {
+        self.samples
+            .iter()
+            .enumerate()
+            .filter(|(_, sample)| run::has_bertscore(sample.task))
+            .filter_map(
+                |(i, sample)| match (&sample.prediction.answer, &sample.reference) {
+                    (Answer::Text { text }, Reference::Text { text: gold }) => {
+                        Some((i, text.clone(), gold.clone()))
+                    }
+                    _ => None,
+                },
+            )
+            .collect()
+    }
+
+    /// Adds BERTScore P/R/F1 (from `model`'s `layer`) to the samples `scores` belong to and
+    /// aggregates again with `aggregation`; `profile` says where the values are comparable
+    /// with the paper's.
+    pub fn apply_bertscore(
+        &mut self,
+        model: &str,
+        layer: usize,
+        profile: Profile,
+        scores: &[(usize, BertScore)],
+        aggregation: &AggregateOptions,
+    ) {
+        for &(index, score) in scores {
+            if let Some(sample) = self.samples.get_mut(index) {
+                sample.metrics.insert(Metric::BertscoreP, score.precision);
+                sample.metrics.insert(Metric::BertscoreR, score.recall);
+                sample.metrics.insert(Metric::BertscoreF1, score.f1);
+            }
+        }
+        let mut per_task: BTreeMap<TaskId, Vec<SampleScores>> = BTreeMap::new();
+        for sample in &self.samples {
+            per_task
+                .entry(sample.task)
+                .or_default()
+                .push(sample.metrics.clone());
+        }
+        self.results = aggregate(&per_task, aggregation);
+        self.bertscore = Some(BertScoreRecord::new(
+            model,
+            layer,
+            profile,
+            per_task.keys().copied(),
+            scores.len(),
+        ));
+    }
+
+    /// Computes BERTScore with `scorer` for every sample that has it (see
+    /// [`Rescored::bertscore_pairs`]) and aggregates again.
+    pub async fn add_bertscore(
+        &mut self,
+        scorer: &BertScorer,
+        options: BertScoreOptions,
+        profile: Profile,
+        aggregation: &AggregateOptions,
+    ) -> Result<(), EvalError> {
+        let scores = run::bertscore_by_index(scorer, &self.bertscore_pairs(), options).await?;
+        self.apply_bertscore(
+            &scorer.model_name,
+            scorer.layer,
+            profile,
+            &scores,
+            aggregation,
+        );
+        Ok(())
+    }
 }
 
 /// Stands in for the model's tokenizer where only the requests' ids and references matter:
@@ -193,6 +275,7 @@ pub fn rescore(
             id: request.id.clone(),
             prediction,
             metrics,
+            reference: request.reference.clone(),
         });
     }
     if samples.is_empty() {
@@ -212,6 +295,7 @@ pub fn rescore(
         results: aggregate(&per_task, aggregation),
         unanswered: BTreeMap::from([(dataset.task, unanswered)]),
         few_shot_ignored: BTreeMap::from([(dataset.task, few_shot)]),
+        bertscore: None,
         samples,
     })
 }

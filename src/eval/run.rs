@@ -327,6 +327,45 @@ pub struct BertScoreRecord {
     pub samples: usize,
 }
 
+impl BertScoreRecord {
+    /// The record of `samples` values from `model`'s `layer` on `tasks` under `profile`.
+    pub(crate) fn new(
+        model: &str,
+        layer: usize,
+        profile: Profile,
+        tasks: impl Iterator<Item = TaskId>,
+        samples: usize,
+    ) -> BertScoreRecord {
+        let lowered = model.to_lowercase();
+        let mut comparable_tasks: Vec<TaskId> = tasks
+            .filter(|&task| has_bertscore(task))
+            .filter(|&task| {
+                let (name, wanted) = prescribed_bert(profile, task);
+                lowered.contains(&name.to_lowercase()) && layer == wanted
+            })
+            .collect();
+        comparable_tasks.dedup();
+        BertScoreRecord {
+            model: model.to_owned(),
+            layer,
+            comparable_tasks,
+            samples,
+        }
+    }
+}
+
+/// BERTScore of `(index, candidate, reference)` triples, each paired with its index.
+pub(crate) async fn bertscore_by_index(
+    scorer: &BertScorer,
+    pairs: &[(usize, String, String)],
+    options: BertScoreOptions,
+) -> Result<Vec<(usize, BertScore)>, EvalError> {
+    let candidates: Vec<&str> = pairs.iter().map(|(_, c, _)| c.as_str()).collect();
+    let references: Vec<&str> = pairs.iter().map(|(_, _, r)| r.as_str()).collect();
+    let scores = scorer.score(&candidates, &references, options).await?;
+    Ok(pairs.iter().map(|(i, _, _)| *i).zip(scores).collect())
+}
+
 /// The model and layer the profile prescribes for a task's BERTScore (see CLUE.md).
 pub fn prescribed_bert(profile: Profile, task: TaskId) -> (&'static str, usize) {
     match (profile, task) {
@@ -336,7 +375,7 @@ pub fn prescribed_bert(profile: Profile, task: TaskId) -> (&'static str, usize) 
 }
 
 /// The tasks BERTScore is computed for.
-fn has_bertscore(task: TaskId) -> bool {
+pub(crate) fn has_bertscore(task: TaskId) -> bool {
     matches!(task, TaskId::MeqSum | TaskId::ProbSum | TaskId::MeDiSumQa)
 }
 
@@ -808,24 +847,13 @@ impl Evaluation {
                 sample.metrics.insert(Metric::BertscoreF1, score.f1);
             }
         }
-        let profile = self.options.profile;
-        let lowered = model.to_lowercase();
-        let comparable_tasks = self
-            .data
-            .iter()
-            .map(|d| d.task)
-            .filter(|&task| has_bertscore(task))
-            .filter(|&task| {
-                let (name, wanted) = prescribed_bert(profile, task);
-                lowered.contains(&name.to_lowercase()) && layer == wanted
-            })
-            .collect();
-        self.bertscore = Some(BertScoreRecord {
-            model: model.to_owned(),
+        self.bertscore = Some(BertScoreRecord::new(
+            model,
             layer,
-            comparable_tasks,
-            samples: scores.len(),
-        });
+            self.options.profile,
+            self.data.iter().map(|d| d.task),
+            scores.len(),
+        ));
     }
 
     /// Computes BERTScore with `scorer` for every sample that has it (see
@@ -835,13 +863,8 @@ impl Evaluation {
         scorer: &BertScorer,
         options: BertScoreOptions,
     ) -> Result<(), EvalError> {
-        let pairs = self.bertscore_pairs();
-        let candidates: Vec<&str> = pairs.iter().map(|(_, c, _)| c.as_str()).collect();
-        let references: Vec<&str> = pairs.iter().map(|(_, _, r)| r.as_str()).collect();
-        let scores = scorer.score(&candidates, &references, options).await?;
-        let indexed: Vec<(usize, BertScore)> =
-            pairs.iter().map(|(i, _, _)| *i).zip(scores).collect();
-        self.apply_bertscore(&scorer.model_name, scorer.layer, &indexed);
+        let scores = bertscore_by_index(scorer, &self.bertscore_pairs(), options).await?;
+        self.apply_bertscore(&scorer.model_name, scorer.layer, &scores);
         Ok(())
     }
 

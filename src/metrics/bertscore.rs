@@ -9,7 +9,10 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Backend, Bert, BertConfig, LoadError, ModelError, SafetensorsWeights};
+use crate::model::{
+    Backend, Bert, BertConfig, LoadError, ModelError, PYTORCH_FILE, PytorchWeights,
+    SafetensorsWeights, WeightSource, WordPieceSettings, wordpiece_tokenizer,
+};
 
 /// `bert_score`'s batch size: its padding leaks into the matching within a batch of this many
 /// consecutive pairs (see [`BertScoreOptions::reproduce_batch_padding`]).
@@ -150,7 +153,8 @@ pub fn score_pairs(
     out
 }
 
-#[derive(Deserialize)]
+/// The parts of `tokenizer_config.json` BERTScore reads.
+#[derive(Default, Deserialize)]
 struct TokenizerConfig {
     #[serde(default)]
     model_max_length: Option<f64>,
@@ -158,6 +162,38 @@ struct TokenizerConfig {
     cls_token: Option<serde_json::Value>,
     #[serde(default)]
     sep_token: Option<serde_json::Value>,
+    #[serde(default)]
+    unk_token: Option<serde_json::Value>,
+    #[serde(default)]
+    pad_token: Option<serde_json::Value>,
+    #[serde(default)]
+    mask_token: Option<serde_json::Value>,
+    #[serde(default)]
+    do_lower_case: Option<bool>,
+    #[serde(default)]
+    strip_accents: Option<bool>,
+    #[serde(default)]
+    tokenize_chinese_chars: Option<bool>,
+}
+
+impl TokenizerConfig {
+    /// The settings a `vocab.txt` tokenizer is built with (transformers' defaults where unset).
+    fn wordpiece(&self) -> WordPieceSettings {
+        let defaults = WordPieceSettings::default();
+        let token = |value: Option<&serde_json::Value>, default: &str| token_text(value, default);
+        WordPieceSettings {
+            lowercase: self.do_lower_case.unwrap_or(defaults.lowercase),
+            strip_accents: self.strip_accents,
+            chinese_chars: self
+                .tokenize_chinese_chars
+                .unwrap_or(defaults.chinese_chars),
+            unk: token(self.unk_token.as_ref(), &defaults.unk),
+            sep: token(self.sep_token.as_ref(), &defaults.sep),
+            pad: token(self.pad_token.as_ref(), &defaults.pad),
+            cls: token(self.cls_token.as_ref(), &defaults.cls),
+            mask: token(self.mask_token.as_ref(), &defaults.mask),
+        }
+    }
 }
 
 /// A token named in `tokenizer_config.json`, as a string or an `AddedToken` object.
@@ -187,8 +223,9 @@ pub struct BertScorer {
 
 impl BertScorer {
     /// Builds the scorer from a Hugging Face directory's files (name, bytes): `config.json`,
-    /// `tokenizer.json` with the optional `tokenizer_config.json`, and `model.safetensors`;
-    /// only the first `layer` encoder layers are loaded, on `backend`.
+    /// `tokenizer.json` or `vocab.txt` with the optional `tokenizer_config.json`, and
+    /// `model.safetensors` (or its shards) or `pytorch_model.bin`; only the first `layer`
+    /// encoder layers are loaded, on `backend`.
     pub async fn from_hf_directory(
         directory: &str,
         files: &[(String, Vec<u8>)],
@@ -217,14 +254,19 @@ impl BertScorer {
         let settings: TokenizerConfig = match file("tokenizer_config.json") {
             Some(bytes) => serde_json::from_slice(bytes)
                 .map_err(|e| directory_error(format!("tokenizer_config.json: {e}")))?,
-            None => TokenizerConfig {
-                model_max_length: None,
-                cls_token: None,
-                sep_token: None,
-            },
+            None => TokenizerConfig::default(),
         };
-        let mut tokenizer = tokenizers::Tokenizer::from_bytes(required("tokenizer.json")?)
-            .map_err(|e| directory_error(format!("tokenizer.json: {e}")))?;
+        let mut tokenizer = match (file("tokenizer.json"), file("vocab.txt")) {
+            (Some(json), _) => tokenizers::Tokenizer::from_bytes(json)
+                .map_err(|e| directory_error(format!("tokenizer.json: {e}")))?,
+            (None, Some(vocab)) => wordpiece_tokenizer(vocab, &settings.wordpiece())
+                .map_err(|e| directory_error(format!("vocab.txt: {e}")))?,
+            (None, None) => {
+                return Err(directory_error(
+                    "tokenizer.json (or vocab.txt) is missing".into(),
+                ));
+            }
+        };
         // `bert_score` truncates to the tokenizer's `model_max_length`; transformers' "no limit"
         // sentinel (1e30) and anything past the position table fall back to the table's size.
         let max_length = settings
@@ -247,18 +289,26 @@ impl BertScorer {
             special_id(token_text(settings.cls_token.as_ref(), "[CLS]"))?,
             special_id(token_text(settings.sep_token.as_ref(), "[SEP]"))?,
         ];
+        // As transformers, safetensors first, then the PyTorch checkpoint.
         let weight_files: Vec<(&str, &[u8])> = files
             .iter()
             .filter(|(name, _)| name.ends_with(".safetensors"))
             .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
             .collect();
-        if weight_files.is_empty() {
-            return Err(directory_error("no model.safetensors".into()));
-        }
-        let weights = SafetensorsWeights::new(&weight_files, file(crate::model::INDEX_FILE))
-            .map_err(|e| directory_error(e.to_string()))?;
+        let weights: Box<dyn WeightSource + '_> = if !weight_files.is_empty() {
+            Box::new(
+                SafetensorsWeights::new(&weight_files, file(crate::model::INDEX_FILE))
+                    .map_err(|e| directory_error(e.to_string()))?,
+            )
+        } else if let Some(bytes) = file(PYTORCH_FILE) {
+            Box::new(PytorchWeights::new(PYTORCH_FILE, bytes).map_err(directory_error)?)
+        } else {
+            return Err(directory_error(format!(
+                "model.safetensors (or {PYTORCH_FILE}) is missing"
+            )));
+        };
         let device = crate::model::open(backend).await?;
-        let model = Bert::load(&config, &weights, layer, &device).map_err(model_error)?;
+        let model = Bert::load(&config, weights.as_ref(), layer, &device).map_err(model_error)?;
         Ok(BertScorer {
             model,
             tokenizer,
@@ -279,6 +329,32 @@ impl BertScorer {
                     message: format!("tokenizer: {e}"),
                 })?;
         Ok(encoding.get_ids().to_vec())
+    }
+
+    /// The texts' token vectors from the scorer's layer, L2-normalised, as BERTScore matches them.
+    pub async fn embed(&self, texts: &[&str]) -> Result<Vec<EmbeddedText>, LoadError> {
+        let ids: Vec<Vec<u32>> = texts
+            .iter()
+            .map(|t| self.encode(t))
+            .collect::<Result<_, _>>()?;
+        let states = self
+            .model
+            .hidden_states(self.backend, &ids)
+            .await
+            .map_err(|source| LoadError::Model {
+                file: self.model_name.clone(),
+                source,
+            })?;
+        Ok(states
+            .into_iter()
+            .zip(&ids)
+            .map(|(states, ids)| {
+                EmbeddedText::new(
+                    states,
+                    ids.iter().map(|id| !self.special.contains(id)).collect(),
+                )
+            })
+            .collect())
     }
 
     /// BERTScore of each candidate against the reference at the same index.
@@ -310,28 +386,7 @@ impl BertScorer {
                 texts.len() - 1
             });
         }
-        let ids: Vec<Vec<u32>> = texts
-            .iter()
-            .map(|t| self.encode(t))
-            .collect::<Result<_, _>>()?;
-        let states = self
-            .model
-            .hidden_states(self.backend, &ids)
-            .await
-            .map_err(|source| LoadError::Model {
-                file: self.model_name.clone(),
-                source,
-            })?;
-        let embedded: Vec<EmbeddedText> = states
-            .into_iter()
-            .zip(&ids)
-            .map(|(states, ids)| {
-                EmbeddedText::new(
-                    states,
-                    ids.iter().map(|id| !self.special.contains(id)).collect(),
-                )
-            })
-            .collect();
+        let embedded = self.embed(&texts).await?;
         let pick = |texts: &[&str]| -> Vec<&EmbeddedText> {
             texts.iter().map(|t| &embedded[index[t]]).collect()
         };

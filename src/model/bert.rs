@@ -399,12 +399,35 @@ impl<'a> Prefixed<'a> {
     }
 }
 
+impl Prefixed<'_> {
+    /// The checkpoint's name for `name`. Checkpoints converted from TensorFlow (SciBERT's among
+    /// them) call the LayerNorm scale and shift `gamma` and `beta`; transformers renames them
+    /// on load, and so do we.
+    fn resolve(&self, name: &str) -> String {
+        let full = format!("{}{name}", self.prefix);
+        if self.inner.has(&full) {
+            return full;
+        }
+        let legacy = full
+            .strip_suffix("LayerNorm.weight")
+            .map(|stem| format!("{stem}LayerNorm.gamma"))
+            .or_else(|| {
+                full.strip_suffix("LayerNorm.bias")
+                    .map(|stem| format!("{stem}LayerNorm.beta"))
+            });
+        match legacy {
+            Some(legacy) if self.inner.has(&legacy) => legacy,
+            _ => full,
+        }
+    }
+}
+
 impl WeightSource for Prefixed<'_> {
     fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>), ModelError> {
-        self.inner.tensor(&format!("{}{name}", self.prefix))
+        self.inner.tensor(&self.resolve(name))
     }
 
     fn has(&self, name: &str) -> bool {
-        self.inner.has(&format!("{}{name}", self.prefix))
+        self.inner.has(&self.resolve(name))
     }
 }

@@ -9,7 +9,10 @@ mod generate;
 mod gguf;
 mod llama;
 mod loaded;
+mod pytorch;
 mod safetensors;
+mod speed;
+mod wordpiece;
 
 pub use self::safetensors::{INDEX_FILE, SafetensorsError, SafetensorsWeights};
 pub use bert::{Bert, BertConfig};
@@ -26,3 +29,9 @@ pub use llama::{
 };
 pub(crate) use loaded::hex;
 pub use loaded::{EncodedPrompt, LoadError, LoadedModel};
+pub use pytorch::{PYTORCH_FILE, PytorchWeights};
+pub use speed::{
+    MAX_SPEED_RUNS, SPEED_NEW_TOKENS, SPEED_PARAGRAPH, SPEED_PROMPT_TOKENS, SpeedReport,
+    measure_speed, median,
+};
+pub use wordpiece::{WordPieceSettings, wordpiece_tokenizer};

@@ -99,6 +99,55 @@ pub fn rescore(
     predictions: &[u8],
     options: JsValue,
 ) -> Result<JsValue, JsError> {
+    let (rescored, _, _) = rescore_files(data_name, data, predictions_name, predictions, options)?;
+    to_js(&rescored)
+}
+
+/// [`rescore`] with BERTScore from `scorer` on MeQSum, Problem Summary and MeDiSumQA: resolves
+/// to the same results object, its BERTScore values filled in and a `bertscore` block naming
+/// the model, layer and the tasks where the values are comparable with the paper's.
+#[wasm_bindgen(js_name = rescoreWithBertscore)]
+pub fn rescore_with_bertscore(
+    data_name: &str,
+    data: &[u8],
+    predictions_name: &str,
+    predictions: &[u8],
+    options: JsValue,
+    scorer: &BertScoreModel,
+) -> Result<js_sys::Promise, JsError> {
+    let (mut rescored, profile, aggregation) =
+        rescore_files(data_name, data, predictions_name, predictions, options)?;
+    let scorer = scorer.inner.clone();
+    Ok(wasm_bindgen_futures::future_to_promise(async move {
+        let fail = |e: String| JsValue::from(JsError::new(&e));
+        rescored
+            .add_bertscore(
+                &scorer,
+                crate::metrics::bertscore::BertScoreOptions::default(),
+                profile,
+                &aggregation,
+            )
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        to_js(&rescored).map_err(JsValue::from)
+    }))
+}
+
+/// The rescoring both exports share, with the profile and aggregation it used.
+fn rescore_files(
+    data_name: &str,
+    data: &[u8],
+    predictions_name: &str,
+    predictions: &[u8],
+    options: JsValue,
+) -> Result<
+    (
+        crate::eval::Rescored,
+        crate::tasks::Profile,
+        crate::metrics::aggregate::AggregateOptions,
+    ),
+    JsError,
+> {
     use crate::eval;
     use crate::metrics::aggregate::AggregateOptions;
     use crate::tasks::TaskSettings;
@@ -140,7 +189,7 @@ pub fn rescore(
         options.mode,
         &aggregation,
     )?;
-    to_js(&rescored)
+    Ok((rescored, profile, aggregation))
 }
 
 /// Reads a dataset file (`task` names its task; without it the format is detected) and returns
@@ -292,6 +341,22 @@ impl Generator {
                 prefill_ms: completion.prefill_ms,
                 decode_ms: completion.decode_ms,
             };
+            to_js(&report).map_err(JsValue::from)
+        })
+    }
+}
+
+#[wasm_bindgen]
+impl Generator {
+    /// The model's speed on its backend as `clue bench model` measures it natively (a 512-token
+    /// prompt, then 128 tokens, median of `runs`): resolves to `{prompt_tokens, new_tokens, runs,
+    /// prefill_tok_s, decode_tok_s}`.
+    pub fn bench(&self, runs: usize) -> js_sys::Promise {
+        let model = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let report = crate::model::measure_speed(&model, runs)
+                .await
+                .map_err(|e| JsValue::from(JsError::new(&e.to_string())))?;
             to_js(&report).map_err(JsValue::from)
         })
     }
@@ -497,8 +562,8 @@ pub struct BertScoreModel {
 #[wasm_bindgen]
 impl BertScoreModel {
     /// Loads a Hugging Face BERT directory from its files (`[{name, bytes}]`: `config.json`,
-    /// `tokenizer.json`, `tokenizer_config.json`, `model.safetensors`) onto `backend`, reading
-    /// `layer`.
+    /// `tokenizer.json` or `vocab.txt`, the optional `tokenizer_config.json`, `model.safetensors`
+    /// or `pytorch_model.bin`) onto `backend`, reading `layer`.
     pub async fn load(
         directory: String,
         files: JsValue,

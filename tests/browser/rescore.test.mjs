@@ -1,16 +1,21 @@
 // Rescore mode: predictions for the demo MedNLI file are scored on the page without a model, and
 // the results equal the native `clue score --json` on the same two files; a predictions file
-// with a broken line is refused with its line named.
+// with a broken line is refused with its line named. Predictions for the demo MeQSum file are
+// rescored with BERTScore from the all-MiniLM-L6-v2 served with the page (layer 6, CPU) and
+// equal `clue score --bert-model`: BERTScore and the scores that average it to 1e-4 (the wasm
+// and native encoders round differently), everything else exactly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, launch, openPage } from './chromium.mjs';
+import { ROOT, baseUrl, launch, openPage } from './chromium.mjs';
 
 const DATA = join(ROOT, 'src/data/demo/mednli.jsonl');
+const MEQSUM = join(ROOT, 'src/data/demo/meqsum.xlsx');
 const LABELS = ['entailment', 'contradiction', 'neutral'];
+const BERT_TOLERANCE = 1e-4;
 
 test('rescoring on the page equals clue score, and a broken predictions file is refused', { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'clue-rescore-'));
@@ -42,6 +47,100 @@ test('rescoring on the page equals clue score, and a broken predictions file is 
     const message = await page.textContent('#rescore-status');
     assert.match(message, /broken\.jsonl, line 2: missing field "prediction"/, message);
     assert.equal(await page.isHidden('#rescore-results'), true);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+/** Whether the number at `path` comes from BERTScore: its values and intervals, and the scores averaging them. */
+const fromBertscore = (path) => path.some((key) => key.startsWith('bertscore_') || ['score', 'score_ci95', 'partial_score'].includes(key));
+
+/**
+ * Asserts that `got` has `want`'s structure and values: numbers from BERTScore to
+ * BERT_TOLERANCE, everything else equal; returns the largest BERTScore difference.
+ */
+function assertMatches(got, want, path = []) {
+  const where = path.join('.') || 'results';
+  if (typeof want === 'number' && fromBertscore(path)) {
+    const gap = Math.abs(got - want);
+    assert.ok(typeof got === 'number' && gap <= BERT_TOLERANCE, `${where}: ${got}, native ${want}`);
+    return gap;
+  }
+  if (want === null || typeof want !== 'object') {
+    assert.equal(got, want, where);
+    return 0;
+  }
+  assert.ok(got !== null && typeof got === 'object' && Array.isArray(got) === Array.isArray(want), `${where}: ${JSON.stringify(got)}`);
+  assert.deepEqual(Object.keys(got).sort(), Object.keys(want).sort(), `${where}: keys`);
+  return Math.max(0, ...Object.keys(want).map((key) => assertMatches(got[key], want[key], [...path, key])));
+}
+
+/** The demo MeQSum examples ({id, record: {chq, summary}}), read by the wasm package in `browser`. */
+async function meqsumExamples(browser) {
+  const page = await browser.newPage();
+  try {
+    // A plain file of the same origin: the package is imported without starting the page's worker.
+    await page.goto(new URL('style.css', baseUrl()).href);
+    return await page.evaluate(async (bytes) => {
+      const wasm = await import('/pkg/clue.js');
+      await wasm.default();
+      return wasm.readExamples('meqsum.xlsx', new Uint8Array(bytes), 'meqsum');
+    }, [...readFileSync(MEQSUM)]);
+  } finally {
+    await page.close();
+  }
+}
+
+test('rescoring MeQSum with BERTScore on the page equals clue score --bert-model', { timeout: 600_000 }, async () => {
+  const browser = await launch();
+  try {
+    // Some predictions are the gold summary, the others the question's start: BERTScore varies.
+    const examples = await meqsumExamples(browser);
+    const dir = mkdtempSync(join(tmpdir(), 'clue-rescore-bert-'));
+    const predictions = join(dir, 'predictions.jsonl');
+    writeFileSync(predictions, examples.map((e, i) => JSON.stringify({
+      id: e.id, prediction: i % 3 === 0 ? e.record.summary : e.record.chq.slice(0, 80),
+    })).join('\n') + '\n');
+    const native = JSON.parse(execFileSync(process.env.CLUE_BIN, [
+      'score', '--data', MEQSUM, '--predictions', predictions,
+      '--bert-model', 'models/all-MiniLM-L6-v2', '--bert-layer', '6', '--backend', 'cpu', '--json',
+    ], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+    assert.equal(typeof native.tasks.meqsum.metrics.bertscore_f1, 'number', 'native computed BERTScore');
+
+    const page = await openPage(await browser.newContext());
+    assert.equal(await page.inputValue('#rescore-bert-model'), 'none');
+    assert.equal(await page.isDisabled('#rescore-bert-layer'), true, 'no layer without a BERT model');
+    await page.selectOption('#eval-backend', 'cpu');
+    await page.setInputFiles('#rescore-data', MEQSUM);
+    await page.setInputFiles('#rescore-predictions', predictions);
+    await page.selectOption('#rescore-bert-model', 'served');
+    assert.equal(await page.inputValue('#rescore-bert-layer'), '6', 'MiniLM reads layer 6');
+    // Every line the status shows, to check that loading and computing were announced.
+    await page.evaluate(() => {
+      window.statusLines = [];
+      const status = document.getElementById('rescore-status');
+      new MutationObserver(() => window.statusLines.push(status.textContent)).observe(status, { childList: true, characterData: true, subtree: true });
+    });
+    const started = Date.now();
+    await page.click('#rescore-run');
+    await page.waitForSelector('#rescore[data-state="done"], #rescore[data-state="error"]', { timeout: 540_000 });
+    assert.equal(await page.getAttribute('#rescore', 'data-state'), 'done', await page.textContent('#rescore-status'));
+    const lines = await page.evaluate(() => window.statusLines);
+    assert.ok(lines.some((l) => l.startsWith('Loading BERT model all-MiniLM-L6-v2 (layer 6) on the CPU')), lines.join(' | '));
+    assert.ok(lines.some((l) => l.startsWith('Computing BERTScore with all-MiniLM-L6-v2, layer 6, on the CPU')), lines.join(' | '));
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#rescore-export')]);
+    const results = JSON.parse(readFileSync(await download.path(), 'utf8'));
+    const worst = assertMatches(results, native);
+    console.log(`MeQSum, ${native.tasks.meqsum.n} predictions rescored with BERTScore in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
+      `largest BERTScore difference from native ${worst.toExponential(2)}`);
+    const shown = await page.getAttribute('#rescore-task-scores tr[data-task="meqsum"] [data-metric="bertscore_f1"]', 'data-value');
+    assert.ok(Math.abs(Number(shown) - native.tasks.meqsum.metrics.bertscore_f1) <= BERT_TOLERANCE, `shown BERTScore F1 ${shown}`);
+
+    assert.equal(await page.textContent('#rescore-bertscore-note p'), 'BERTScore: all-MiniLM-L6-v2, layer 6.');
+    assert.equal(await page.textContent('#rescore-bertscore-note li[data-task="meqsum"]'),
+      "MeQSum: its BERTScore numbers are not comparable with the paper's (paper-2024-06 profile: SciBERT layer 8).");
     assert.deepEqual(page.errors, []);
   } finally {
     await browser.close();

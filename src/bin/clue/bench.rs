@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use clue_wasm::data::{self, Record};
 use clue_wasm::metrics::rouge::RougeScorer;
-use clue_wasm::model::{Backend, Control, GenerateSettings, LoadedModel, StopRule, generate};
-use clue_wasm::tasks::Sampling;
+use clue_wasm::model::{Backend, LoadedModel, MAX_SPEED_RUNS, measure_speed};
 
 /// ROUGE-1/2/L/Lsum pairs per second on a MeQSum file (Summary scored against CHQ, the pairs
 /// `scripts/bench_rouge.py` gives rouge_score), printed as one JSON line.
@@ -99,81 +98,30 @@ pub fn bertscore(data_path: &Path, model: &Path, layer: usize) -> Result<(), Str
     super::score::print_out(&format!("{line}\n"))
 }
 
-/// Prefill and decode tokens per second of a GGUF model on one backend: a 512-token prompt,
-/// then 128 generated tokens (end-of-generation tokens do not stop it), median of `runs`.
-/// Prints one JSON line per backend.
+/// Prefill and decode tokens per second of a GGUF model on each backend (see
+/// [`measure_speed`]: a 512-token prompt, then 128 generated tokens, median of `runs`). Prints
+/// one JSON line per backend.
 pub fn model(model_path: &Path, backends: &[Backend], runs: usize) -> Result<(), String> {
-    const PROMPT_TOKENS: usize = 512;
-    const NEW_TOKENS: usize = 128;
-    if !(1..=20).contains(&runs) {
-        return Err(format!("--runs {runs} must be in 1..=20"));
+    if !(1..=MAX_SPEED_RUNS).contains(&runs) {
+        return Err(format!("--runs {runs} must be in 1..={MAX_SPEED_RUNS}"));
     }
     let name = model_path.display().to_string();
     let bytes = std::fs::read(model_path).map_err(|e| format!("{name}: {e}"))?;
     for &backend in backends {
         let loaded = pollster::block_on(LoadedModel::from_gguf(&name, &bytes, backend))
             .map_err(|e| e.to_string())?;
-        // A fixed clinical-style text, repeated until it is long enough, cut to 512 ids.
-        let paragraph = "The patient is a 67-year-old woman admitted with shortness of breath, \
-            bilateral leg swelling and a weight gain of 4 kg over two weeks. Echocardiography \
-            showed an ejection fraction of 35 percent. She was treated with intravenous \
-            furosemide, started on an ACE inhibitor and a beta blocker, and discharged in stable \
-            condition with follow-up in the heart failure clinic. ";
-        let mut ids = loaded
-            .prompt_ids(&paragraph.repeat(8), false)
-            .map_err(|e| e.to_string())?;
-        if ids.len() < PROMPT_TOKENS {
-            return Err(format!("the benchmark text is only {} tokens", ids.len()));
-        }
-        ids.truncate(PROMPT_TOKENS);
-        let decode = |ids: &[u32]| loaded.decode(ids);
-        let stop = StopRule {
-            eos_ids: &[],
-            stop_strings: &[],
-            decode: &decode,
-        };
-        let settings = GenerateSettings {
-            max_new_tokens: NEW_TOKENS,
-            sampling: Sampling::Greedy,
-        };
-        let mut prefill = Vec::new();
-        let mut decode_speed = Vec::new();
-        for _ in 0..runs {
-            let completion = pollster::block_on(generate(
-                &loaded.model,
-                backend,
-                &ids,
-                &settings,
-                &stop,
-                &mut |_| Control::Continue,
-            ))
-            .map_err(|e| e.to_string())?;
-            prefill.push(PROMPT_TOKENS as f64 / (completion.prefill_ms / 1000.0));
-            // The first new token comes out of the prefill; the rest are decode steps.
-            let steps = completion.ids.len().saturating_sub(1) as f64;
-            decode_speed.push(steps / (completion.decode_ms / 1000.0));
-        }
+        let report = pollster::block_on(measure_speed(&loaded, runs)).map_err(|e| e.to_string())?;
         let line = serde_json::json!({
             "impl": concat!("clue-wasm ", env!("CARGO_PKG_VERSION")),
             "backend": backend.as_str(),
             "model": name,
-            "prompt_tokens": PROMPT_TOKENS,
-            "new_tokens": NEW_TOKENS,
-            "runs": runs,
-            "prefill_tok_s": median(&mut prefill),
-            "decode_tok_s": median(&mut decode_speed),
+            "prompt_tokens": report.prompt_tokens,
+            "new_tokens": report.new_tokens,
+            "runs": report.runs,
+            "prefill_tok_s": report.prefill_tok_s,
+            "decode_tok_s": report.decode_tok_s,
         });
         super::score::print_out(&format!("{line}\n"))?;
     }
     Ok(())
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len() % 2 == 1 {
-        values[mid]
-    } else {
-        (values[mid - 1] + values[mid]) / 2.0
-    }
 }

@@ -144,16 +144,27 @@ fn adapter(backend: Backend) -> String {
 
 /// The `*.json` and `*.safetensors` files of a model directory, as (name, bytes).
 fn read_directory(path: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let listing = |e: std::io::Error| format!("{}: {e}", path.display());
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(listing)? {
+        let entry = entry.map_err(listing)?;
+        if entry.path().is_file() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    // pytorch_model.bin only stands in for safetensors (the loaders prefer those), so it is
+    // not read, and held in memory, beside them.
+    let has_safetensors = names.iter().any(|n| n.ends_with(".safetensors"));
     let mut files = Vec::new();
-    let entries = std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| format!("{}: {e}", path.display()))?;
-        let file_name = entry.file_name().to_string_lossy().into_owned();
-        let wanted = file_name.ends_with(".safetensors") || file_name.ends_with(".json");
-        if wanted && entry.path().is_file() {
-            let bytes = std::fs::read(entry.path())
-                .map_err(|e| format!("{}: {e}", entry.path().display()))?;
-            files.push((file_name, bytes));
+    for name in names {
+        let wanted = name.ends_with(".safetensors")
+            || name.ends_with(".json")
+            || name == "vocab.txt"
+            || (name == clue_wasm::model::PYTORCH_FILE && !has_safetensors);
+        if wanted {
+            let file = path.join(&name);
+            let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            files.push((name, bytes));
         }
     }
     Ok(files)
@@ -331,26 +342,40 @@ pub fn run(args: EvalArgs) -> Result<(), String> {
     if uses_demo {
         eprintln!("{}", demo::NOTICE);
     }
-    if let Some(bert) = &results.run.bertscore {
-        let options = &results.run.options;
-        for data in &results.run.data {
-            let (model, layer) = clue_wasm::eval::prescribed_bert(options.profile, data.task);
-            if results.results.tasks.get(&data.task).is_some_and(|t| {
-                t.metrics
-                    .contains_key(&clue_wasm::metrics::Metric::BertscoreF1)
-            }) && !bert.comparable_tasks.contains(&data.task)
-            {
-                eprintln!(
-                    "{}: BERTScore from {} layer {} is not comparable with the paper's ({} \
-                     profile: {model} layer {layer})",
-                    data.task, bert.model, bert.layer, options.profile
-                );
-            }
-        }
-    }
+    warn_not_comparable(
+        results.run.bertscore.as_ref(),
+        results.run.options.profile,
+        &results.results,
+        results.run.data.iter().map(|d| d.task),
+    );
     if args.json {
         print_out(&json)
     } else {
         print_out(&table(&results.results, &Default::default()))
+    }
+}
+
+/// Warns on stderr for each task whose BERTScore came from another model or layer than the
+/// profile prescribes: those numbers are not comparable with the paper's.
+pub fn warn_not_comparable(
+    bert: Option<&clue_wasm::eval::BertScoreRecord>,
+    profile: clue_wasm::tasks::Profile,
+    results: &clue_wasm::metrics::aggregate::Results,
+    tasks: impl IntoIterator<Item = clue_wasm::data::TaskId>,
+) {
+    let Some(bert) = bert else { return };
+    for task in tasks {
+        let (model, layer) = clue_wasm::eval::prescribed_bert(profile, task);
+        let has_it = results.tasks.get(&task).is_some_and(|t| {
+            t.metrics
+                .contains_key(&clue_wasm::metrics::Metric::BertscoreF1)
+        });
+        if has_it && !bert.comparable_tasks.contains(&task) {
+            eprintln!(
+                "{task}: BERTScore from {} layer {} is not comparable with the paper's ({profile} \
+                 profile: {model} layer {layer})",
+                bert.model, bert.layer
+            );
+        }
     }
 }

@@ -98,6 +98,17 @@ mod cli {
             /// Print one JSON object (fractions in [0, 1]) instead of the table.
             #[arg(long)]
             json: bool,
+            /// A BERT model directory (config.json, tokenizer.json or vocab.txt,
+            /// model.safetensors or pytorch_model.bin) for BERTScore on MeQSum, Problem Summary
+            /// and MeDiSumQA; without it BERTScore is "not computed".
+            #[arg(long)]
+            bert_model: Option<PathBuf>,
+            /// The layer BERTScore reads (SciBERT: 8, Bio_ClinicalBERT: 9 by default).
+            #[arg(long)]
+            bert_layer: Option<usize>,
+            /// Where the BERT model runs.
+            #[arg(long, value_enum, default_value_t = BackendArg::Cpu)]
+            backend: BackendArg,
         },
         /// Evaluate a model on CLUE: the given data files, else the embedded synthetic demo sets.
         Eval {
@@ -157,9 +168,9 @@ mod cli {
             /// Print the results JSON instead of the table.
             #[arg(long)]
             json: bool,
-            /// A BERT model directory (config.json, tokenizer.json, model.safetensors) for
-            /// BERTScore on MeQSum, Problem Summary and MeDiSumQA; without it BERTScore is
-            /// "not computed".
+            /// A BERT model directory (config.json, tokenizer.json or vocab.txt,
+            /// model.safetensors or pytorch_model.bin) for BERTScore on MeQSum, Problem Summary
+            /// and MeDiSumQA; without it BERTScore is "not computed".
             #[arg(long)]
             bert_model: Option<PathBuf>,
             /// The layer BERTScore reads (SciBERT: 8, Bio_ClinicalBERT: 9 by default).
@@ -324,6 +335,9 @@ mod cli {
                     seed,
                     resamples,
                     json,
+                    bert_model,
+                    bert_layer,
+                    backend,
                 } => super::score::run(super::score::ScoreArgs {
                     task,
                     data: &data,
@@ -340,6 +354,9 @@ mod cli {
                     seed,
                     resamples: resamples as usize,
                     json,
+                    bert_model: bert_model.as_deref(),
+                    bert_layer,
+                    backend: backend.backend(),
                 }),
                 Command::Eval {
                     model,

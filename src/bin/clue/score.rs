@@ -7,6 +7,8 @@ use std::path::Path;
 use clue_wasm::data::{self, TaskId};
 use clue_wasm::eval::{self, Rescored};
 use clue_wasm::metrics::aggregate::{AggregateOptions, ComposedScore, Results};
+use clue_wasm::metrics::bertscore::BertScoreOptions;
+use clue_wasm::model::Backend;
 use clue_wasm::tasks::{ChatStyle, Profile, ReadingMode, TaskSettings};
 
 /// What `clue score` was asked to do, validated.
@@ -22,6 +24,9 @@ pub struct ScoreArgs<'a> {
     pub seed: u64,
     pub resamples: usize,
     pub json: bool,
+    pub bert_model: Option<&'a Path>,
+    pub bert_layer: Option<usize>,
+    pub backend: Backend,
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, String> {
@@ -53,7 +58,7 @@ pub fn run(args: ScoreArgs<'_>) -> Result<(), String> {
             .with_clue_compat(args.profile.as_str())
             .map_err(|e| e.to_string())?;
     }
-    let rescored = eval::rescore(
+    let mut rescored = eval::rescore(
         &dataset,
         &predictions_name,
         &predictions,
@@ -62,6 +67,22 @@ pub fn run(args: ScoreArgs<'_>) -> Result<(), String> {
         &aggregation,
     )
     .map_err(|e| e.to_string())?;
+    if let Some(path) = args.bert_model {
+        let scorer = super::eval::load_bert(path, args.bert_layer, args.backend)?;
+        pollster::block_on(rescored.add_bertscore(
+            &scorer,
+            BertScoreOptions::default(),
+            args.profile,
+            &aggregation,
+        ))
+        .map_err(|e| e.to_string())?;
+        super::eval::warn_not_comparable(
+            rescored.bertscore.as_ref(),
+            args.profile,
+            &rescored.results,
+            [dataset.task],
+        );
+    }
     let text = if args.json {
         serde_json::to_string_pretty(&rescored).map_err(|e| e.to_string())? + "\n"
     } else {
