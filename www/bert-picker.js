@@ -1,9 +1,11 @@
 // The BERTScore model picker the Evaluate and Rescore forms share: none, the small model served
-// with the page, or the files of a local model directory (read in the worker, never uploaded),
+// with the page, a Hugging Face-style model directory at a URL (the worker fetches its files and
+// caches them), or the files of a local model directory (read in the worker, never uploaded),
 // and the layer BERTScore reads. Each form has the same controls under its own id prefix
-// (`bert-` in Evaluate, `rescore-bert-` in Rescore): <prefix>model (the select), <prefix>local
-// (the local-file rows), <prefix>files with <prefix>files-status, <prefix>name with
-// <prefix>name-error, and <prefix>layer with <prefix>layer-error.
+// (`bert-` in Evaluate, `rescore-bert-` in Rescore): <prefix>model (the select), <prefix>remote
+// (the URL row) with <prefix>url and <prefix>url-error, <prefix>local (the local-file row) with
+// <prefix>files and <prefix>files-status, <prefix>named (the name row, for a URL or local files)
+// with <prefix>name and <prefix>name-error, and <prefix>layer with <prefix>layer-error.
 import { byId } from './dom.js';
 import { SERVED_BERT, bertLayerFor, megabytes } from './models.js';
 
@@ -21,17 +23,47 @@ const NEEDED = [
 /** The other files the loader reads when they are there: tokenizer settings, a sharded model's index. */
 const OPTIONAL = ['tokenizer_config.json', 'model.safetensors.index.json'];
 
+/**
+ * The model directory at `text`, absolute and ending in a slash, or null where `text` is no
+ * http(s) URL. A relative URL must start with /, ./ or ../, so that a stray word is not read as
+ * a path on this site.
+ */
+function directoryUrl(text) {
+  if (!/^(https?:\/\/|\.{0,2}\/)/i.test(text)) return null;
+  let url;
+  try {
+    url = new URL(text, location.href);
+  } catch {
+    return null;
+  }
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return url.href;
+}
+
+/**
+ * The name a model directory's URL gives the model: its last path segment other than the hub's
+ * `resolve` and `main` (…/allenai/scibert_scivocab_uncased/resolve/main/ gives
+ * scibert_scivocab_uncased), or '' where it has none.
+ */
+function urlName(url) {
+  const segments = new URL(url).pathname.split('/').filter((s) => s && s !== 'resolve' && s !== 'main');
+  return segments.length ? segments[segments.length - 1] : '';
+}
+
 /** The picker of the controls named `<prefix>…`; returns what its form needs of it. */
 export function bertPicker(prefix) {
   const select = byId(`${prefix}model`);
+  const urlInput = byId(`${prefix}url`);
   const filesInput = byId(`${prefix}files`);
   const nameInput = byId(`${prefix}name`);
   const layerInput = byId(`${prefix}layer`);
   const filesStatus = byId(`${prefix}files-status`);
+  const urlError = byId(`${prefix}url-error`);
   const nameError = byId(`${prefix}name-error`);
   const layerError = byId(`${prefix}layer-error`);
   /** Whether the user typed the layer; until then it follows the model chosen. */
   let layerTyped = false;
+  const namePlaceholder = nameInput.placeholder;
 
   function showFieldError(input, line, text) {
     line.textContent = text;
@@ -64,24 +96,47 @@ export function bertPicker(prefix) {
     }
   }
 
+  /** The name the URL entered gives the model, or '' (no valid URL, or one that names none). */
+  function nameFromUrl() {
+    const url = directoryUrl(urlInput.value.trim());
+    return url ? urlName(url) : '';
+  }
+
   /** The layer `clue eval` would read from the chosen model, or undefined where it has none. */
   function suggestedLayer() {
     if (select.value === 'served') return SERVED_BERT.layer;
+    if (select.value === 'url') return bertLayerFor(`${nameInput.value} ${urlInput.value}`);
     if (select.value === 'files') return bertLayerFor([nameInput.value, ...[...filesInput.files].map((f) => f.name)].join(' '));
     return undefined;
   }
 
   function followModel() {
+    // From a URL the name may be left empty: the placeholder shows the one the URL gives.
+    nameInput.placeholder = (select.value === 'url' && nameFromUrl()) || namePlaceholder;
     if (!layerTyped) layerInput.value = suggestedLayer() === undefined ? '' : String(suggestedLayer());
   }
 
   function showSource() {
     layerTyped = false;
+    byId(`${prefix}remote`).hidden = select.value !== 'url';
     byId(`${prefix}local`).hidden = select.value !== 'files';
+    byId(`${prefix}named`).hidden = select.value !== 'url' && select.value !== 'files';
     layerInput.disabled = select.value === 'none';
     showFieldError(layerInput, layerError, '');
     showFieldError(nameInput, nameError, '');
+    showFieldError(urlInput, urlError, '');
     followModel();
+  }
+
+  /** The model directory's URL entered, or null after showing beside the field what is wrong with it. */
+  function checkUrl() {
+    const text = urlInput.value.trim();
+    const url = directoryUrl(text);
+    let error = '';
+    if (!text) error = 'Enter the URL of the model\'s directory.';
+    else if (!url) error = 'Enter an http(s) URL of the model\'s directory, such as https://huggingface.co/allenai/scibert_scivocab_uncased/resolve/main/, or a path on this site starting with /.';
+    showFieldError(urlInput, urlError, error);
+    return url;
   }
 
   /** The layer entered, or null after showing beside the field what is wrong with it. */
@@ -97,13 +152,20 @@ export function bertPicker(prefix) {
     return error ? null : Number(text);
   }
 
+  /** The name typed, else (from a URL) the one the URL gives; null after showing that one is needed. */
   function checkName() {
-    const name = nameInput.value.trim();
+    const name = nameInput.value.trim() || (select.value === 'url' ? nameFromUrl() : '');
     showFieldError(nameInput, nameError, name ? '' : 'Name the model as its directory is named: results.json records it.');
     return name || null;
   }
 
   select.addEventListener('change', showSource);
+  urlInput.addEventListener('input', () => {
+    followModel();
+    if (urlError.textContent) checkUrl();
+    if (nameError.textContent) checkName();
+  });
+  urlInput.addEventListener('change', checkUrl);
   filesInput.addEventListener('change', () => {
     describeFiles();
     followModel();
@@ -137,6 +199,15 @@ export function bertPicker(prefix) {
         if (layer === null) return { error: layerError.textContent, field: layerInput };
         return { bert: { url: SERVED_BERT.url, name: SERVED_BERT.name, layer }, saved: { source, layer } };
       }
+      if (source === 'url') {
+        const url = checkUrl();
+        const name = checkName();
+        const layer = checkLayer();
+        if (url === null) return { error: urlError.textContent, field: urlInput };
+        if (name === null) return { error: nameError.textContent, field: nameInput };
+        if (layer === null) return { error: layerError.textContent, field: layerInput };
+        return { bert: { url, name, layer }, saved: { source, url, name, layer } };
+      }
       const { files, missing } = pickedFiles();
       const name = checkName();
       const layer = checkLayer();
@@ -159,13 +230,16 @@ export function bertPicker(prefix) {
       if (!saved) return;
       layerTyped = true;
       layerInput.value = String(saved.layer);
+      if (saved.url) urlInput.value = saved.url;
       if (saved.name) nameInput.value = saved.name;
+      followModel();
     },
 
     /** The BERT model of a saved choice, or `{error}` while its local files must be chosen again. */
     resume(saved) {
       if (!saved) return { bert: null };
       if (saved.source === 'served') return { bert: { url: SERVED_BERT.url, name: SERVED_BERT.name, layer: saved.layer } };
+      if (saved.source === 'url') return { bert: { url: saved.url, name: saved.name, layer: saved.layer } };
       const { files } = pickedFiles();
       const same = files.length === saved.files.length
         && saved.files.every((want) => files.some((f) => f.name === want.name && f.size === want.size));
@@ -173,6 +247,13 @@ export function bertPicker(prefix) {
         return { error: `This run used the local BERT model ${saved.name} (${saved.files.map((f) => f.name).join(', ')}): choose its files again under BERTScore model, then press Resume.` };
       }
       return { bert: { files, name: saved.name, layer: saved.layer } };
+    },
+
+    /** The BERTScore of a saved choice, as the offer to resume its run names it. */
+    describe(saved) {
+      if (saved.source === 'served') return `BERTScore with ${SERVED_BERT.name} layer ${saved.layer}`;
+      if (saved.source === 'url') return `BERTScore with ${saved.name} from ${saved.url} (layer ${saved.layer})`;
+      return `BERTScore with the local ${saved.name} files (layer ${saved.layer}), which you will be asked to choose again`;
     },
   };
 }

@@ -5,7 +5,7 @@
 // cache makes every sample that had finished come back without generating again.
 import { byId, element } from './dom.js';
 import { bertPicker } from './bert-picker.js';
-import { SERVED_BERT, chosenModel, DEFAULT_MODEL_URL, loadingText, megabytes } from './models.js';
+import { chosenModel, DEFAULT_MODEL_URL, loadingText, megabytes } from './models.js';
 import { TASKS, download, metricName, percent, renderResults, taskName } from './results.js';
 import { deleteRun, getRun, putRun } from './store.js';
 
@@ -552,9 +552,7 @@ export function setupEvaluate(hub) {
     offered = saved;
     const tasks = saved.datasets.map((d) => taskName(d.task) + (d.demo ? ' (demo)' : ` (${d.name})`)).join(', ');
     const model = saved.model.url ? saved.model.url.split('/').pop() : `the local file ${saved.model.file.name}, which you will be asked to choose again`;
-    const bert = !saved.bert ? ''
-      : saved.bert.source === 'served' ? `, BERTScore with ${SERVED_BERT.name} layer ${saved.bert.layer}`
-        : `, BERTScore with the local ${saved.bert.name} files (layer ${saved.bert.layer}), which you will be asked to choose again`;
+    const bert = saved.bert ? `, ${bertPick.describe(saved.bert)}` : '';
     byId('resume-text').textContent = `A run started ${new Date(saved.saved_at).toLocaleString()} did not finish: ${tasks}, ` +
       `${model}${bert}, on ${saved.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}. Samples it finished come from the cache.`;
     byId('resume-offer').hidden = false;

@@ -1,19 +1,16 @@
 // Choosing a model on the page, shared by the Evaluate and Generate forms: the default served
 // with the page, a URL, or a local .gguf file (read in the worker, never uploaded); and the BERT
-// model served for BERTScore, which the worker imports from here too (bert-picker.js is the
-// BERT model picker).
+// model served for BERTScore (bert-picker.js is the BERT model picker).
 
 export const DEFAULT_MODEL_URL = '/models/SmolLM2-135M-Instruct.Q4_1.gguf';
 
 /**
- * The small BERT model served with the page for tests: its directory, the files of it that
- * BERTScore reads (the worker fetches these; the directory holds others), and the layer its
- * goldens use.
+ * The small BERT model served with the page for tests: its directory (the worker fetches the
+ * files BERTScore reads from it as from any model's URL) and the layer its goldens use.
  */
 export const SERVED_BERT = {
   name: 'all-MiniLM-L6-v2',
   url: '/models/all-MiniLM-L6-v2/',
-  files: ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'],
   layer: 6,
 };
 

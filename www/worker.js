@@ -6,7 +6,6 @@
 // saved predictions (with BERTScore too when a BERT model was chosen). Messages in both
 // directions are plain objects with a `type` field; the page's app.js lists them.
 import init, * as clue from '/pkg/clue.js';
-import { SERVED_BERT } from './models.js';
 import { getCompletion, putCompletion } from './store.js';
 
 const SIZE = 256;
@@ -78,13 +77,23 @@ async function main() {
 /** Loaded models by "source backend", so a second request reuses the first load. */
 const models = new Map();
 
-/** Fetches a model's bytes, reporting progress; the Cache API keeps them for the next visit. */
-async function fetchModel(url, job) {
+/**
+ * Fetches a model's bytes, reporting progress; the Cache API keeps them for the next visit. With
+ * `missingOk`, a file the server does not have (HTTP 404) gives null rather than an error, for
+ * the BERT files that have alternatives or may be left out.
+ */
+async function fetchModel(url, job, { missingOk = false } = {}) {
   const cache = 'caches' in self ? await caches.open('clue-models') : null;
   let response = cache ? await cache.match(url) : undefined;
   const cached = Boolean(response);
   if (!response) {
-    response = await fetch(url);
+    try {
+      response = await fetch(url);
+    } catch (e) {
+      // A network or CORS failure says only "Failed to fetch": name what was fetched.
+      throw new Error(`${url}: ${errorText(e)}`);
+    }
+    if (missingOk && response.status === 404) return null;
     if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
     if (cache) await cache.put(url, response.clone());
   }
@@ -123,25 +132,58 @@ async function loadModel({ url, file }, backend, job) {
 const bertModels = new Map();
 
 /**
- * The BERT model for BERTScore: the directory served at `url` (its files fetched and cached
- * like an LLM's) or the user's local `files` (read here, never uploaded), named `name`.
+ * The files of a BERT model directory fetched from a URL, in this order, as
+ * `BertScorer::from_hf_directory` reads them: of each entry's alternatives the first the server
+ * has (an HTTP 404 moves on to the next); an optional entry may be missing altogether. The hub's
+ * SciBERT and Bio_ClinicalBERT ship vocab.txt and pytorch_model.bin only.
+ */
+const BERT_FILES = [
+  { names: ['config.json'] },
+  { names: ['tokenizer.json', 'vocab.txt'] },
+  { names: ['tokenizer_config.json'], optional: true },
+  { names: ['model.safetensors', 'pytorch_model.bin'] },
+];
+
+/** The BERT files of the directory at `url` (ending in a slash), fetched and cached like an LLM's. */
+async function fetchBertFiles(url) {
+  const named = [];
+  for (const { names, optional } of BERT_FILES) {
+    let file = null;
+    for (const name of names) {
+      const bytes = await fetchModel(`${url}${name}`, 'bert', { missingOk: true });
+      if (bytes) {
+        file = { name, bytes };
+        break;
+      }
+    }
+    if (file) named.push(file);
+    else if (!optional) throw new Error(`${url} has no ${names.join(' or ')} (HTTP 404)`);
+  }
+  return named;
+}
+
+/** The user's local BERT files, read here (never uploaded). */
+async function readBertFiles(files) {
+  const named = [];
+  for (const file of files) {
+    try {
+      named.push({ name: file.name, bytes: new Uint8Array(await file.arrayBuffer()) });
+    } catch (e) {
+      throw new Error(`${file.name}: ${errorText(e)}`);
+    }
+  }
+  return named;
+}
+
+/**
+ * The BERT model for BERTScore, named `name`: the directory at `url` (the one served with the
+ * page, or any Hugging Face-style directory) or the user's local `files`.
  */
 async function loadBert({ url, files, name, layer }, backend) {
-  const source = files ? `files:${name}:${files.map((f) => `${f.name}:${f.size}:${f.lastModified}`).join(',')}` : url;
+  const source = files ? `files:${name}:${files.map((f) => `${f.name}:${f.size}:${f.lastModified}`).join(',')}` : `url:${name}:${url}`;
   const key = `${source} ${layer} ${backend}`;
   if (!bertModels.has(key)) {
-    const named = [];
-    if (files) {
-      for (const file of files) {
-        try {
-          named.push({ name: file.name, bytes: new Uint8Array(await file.arrayBuffer()) });
-        } catch (e) {
-          throw new Error(`${file.name}: ${errorText(e)}`);
-        }
-      }
-    } else {
-      for (const file of SERVED_BERT.files) named.push({ name: file, bytes: await fetchModel(`${url}${file}`, 'bert') });
-    }
+    const named = files ? await readBertFiles(files) : await fetchBertFiles(url);
     bertModels.set(key, await clue.BertScoreModel.load(name, named, layer, backend));
   }
   return bertModels.get(key);

@@ -1,11 +1,12 @@
 // Launches Debian's headless Chromium for the page tests, and the steps the Evaluate tests
 // share: filling the form, running, reading the scores shown and exported, and comparing them
-// with the native `clue eval`. The flags are the ones that work on these GPU-less machines: --enable-unsafe-webgpu
+// with the native `clue eval`; and what the Rescore tests with BERTScore share: MeQSum
+// predictions, and comparing results with the native `clue score --bert-model`. The flags are the ones that work on these GPU-less machines: --enable-unsafe-webgpu
 // exposes WebGPU through SwiftShader (a CPU adapter); the background-networking flags stop
 // Chromium from calling out through the closed network; --no-sandbox because CI runs as root.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -208,4 +209,65 @@ export async function checkAgainstNative(page, native, run, tolerance = EXACT) {
   const csv = await downloaded(page, '#export-csv');
   assert.ok(csv.trim().split('\n').length > 1, 'results.csv has rows');
   return { results: exported, samples };
+}
+
+// ---- Rescore with BERTScore ----------------------------------------------------------------------
+
+/** The demo MeQSum file, rescored with BERTScore by the Rescore tests. */
+export const MEQSUM = join(ROOT, 'src/data/demo/meqsum.xlsx');
+
+/** How far BERTScore on the page may be from native's: the wasm and native encoders round differently. */
+export const BERT_TOLERANCE = 1e-4;
+
+/** Whether the number at `path` comes from BERTScore: its values and intervals, and the scores averaging them. */
+const fromBertscore = (path) => path.some((key) => key.startsWith('bertscore_') || ['score', 'score_ci95', 'partial_score'].includes(key));
+
+/**
+ * Asserts that `got` (the page's results.json) has `want`'s (native's) structure and values:
+ * numbers from BERTScore to BERT_TOLERANCE, everything else equal; returns the largest
+ * BERTScore difference.
+ */
+export function assertMatchesNative(got, want, path = []) {
+  const where = path.join('.') || 'results';
+  if (typeof want === 'number' && fromBertscore(path)) {
+    const gap = Math.abs(got - want);
+    assert.ok(typeof got === 'number' && gap <= BERT_TOLERANCE, `${where}: ${got}, native ${want}`);
+    return gap;
+  }
+  if (want === null || typeof want !== 'object') {
+    assert.equal(got, want, where);
+    return 0;
+  }
+  assert.ok(got !== null && typeof got === 'object' && Array.isArray(got) === Array.isArray(want), `${where}: ${JSON.stringify(got)}`);
+  assert.deepEqual(Object.keys(got).sort(), Object.keys(want).sort(), `${where}: keys`);
+  return Math.max(0, ...Object.keys(want).map((key) => assertMatchesNative(got[key], want[key], [...path, key])));
+}
+
+/** The demo MeQSum examples ({id, record: {chq, summary}}), read by the wasm package in `browser`. */
+async function meqsumExamples(browser) {
+  const page = await browser.newPage();
+  try {
+    // A plain file of the same origin: the package is imported without starting the page's worker.
+    await page.goto(new URL('style.css', baseUrl()).href);
+    return await page.evaluate(async (bytes) => {
+      const wasm = await import('/pkg/clue.js');
+      await wasm.default();
+      return wasm.readExamples('meqsum.xlsx', new Uint8Array(bytes), 'meqsum');
+    }, [...readFileSync(MEQSUM)]);
+  } finally {
+    await page.close();
+  }
+}
+
+/**
+ * Writes predictions for the demo MeQSum file to `dir`/predictions.jsonl and returns its path:
+ * some are the gold summary, the others the question's start, so BERTScore varies.
+ */
+export async function writeMeqsumPredictions(browser, dir) {
+  const examples = await meqsumExamples(browser);
+  const predictions = join(dir, 'predictions.jsonl');
+  writeFileSync(predictions, examples.map((e, i) => JSON.stringify({
+    id: e.id, prediction: i % 3 === 0 ? e.record.summary : e.record.chq.slice(0, 80),
+  })).join('\n') + '\n');
+  return predictions;
 }

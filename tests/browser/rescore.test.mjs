@@ -10,12 +10,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, baseUrl, launch, openPage } from './chromium.mjs';
+import { BERT_TOLERANCE, MEQSUM, ROOT, assertMatchesNative, launch, openPage, writeMeqsumPredictions } from './chromium.mjs';
 
 const DATA = join(ROOT, 'src/data/demo/mednli.jsonl');
-const MEQSUM = join(ROOT, 'src/data/demo/meqsum.xlsx');
 const LABELS = ['entailment', 'contradiction', 'neutral'];
-const BERT_TOLERANCE = 1e-4;
 
 test('rescoring on the page equals clue score, and a broken predictions file is refused', { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'clue-rescore-'));
@@ -53,55 +51,10 @@ test('rescoring on the page equals clue score, and a broken predictions file is 
   }
 });
 
-/** Whether the number at `path` comes from BERTScore: its values and intervals, and the scores averaging them. */
-const fromBertscore = (path) => path.some((key) => key.startsWith('bertscore_') || ['score', 'score_ci95', 'partial_score'].includes(key));
-
-/**
- * Asserts that `got` has `want`'s structure and values: numbers from BERTScore to
- * BERT_TOLERANCE, everything else equal; returns the largest BERTScore difference.
- */
-function assertMatches(got, want, path = []) {
-  const where = path.join('.') || 'results';
-  if (typeof want === 'number' && fromBertscore(path)) {
-    const gap = Math.abs(got - want);
-    assert.ok(typeof got === 'number' && gap <= BERT_TOLERANCE, `${where}: ${got}, native ${want}`);
-    return gap;
-  }
-  if (want === null || typeof want !== 'object') {
-    assert.equal(got, want, where);
-    return 0;
-  }
-  assert.ok(got !== null && typeof got === 'object' && Array.isArray(got) === Array.isArray(want), `${where}: ${JSON.stringify(got)}`);
-  assert.deepEqual(Object.keys(got).sort(), Object.keys(want).sort(), `${where}: keys`);
-  return Math.max(0, ...Object.keys(want).map((key) => assertMatches(got[key], want[key], [...path, key])));
-}
-
-/** The demo MeQSum examples ({id, record: {chq, summary}}), read by the wasm package in `browser`. */
-async function meqsumExamples(browser) {
-  const page = await browser.newPage();
-  try {
-    // A plain file of the same origin: the package is imported without starting the page's worker.
-    await page.goto(new URL('style.css', baseUrl()).href);
-    return await page.evaluate(async (bytes) => {
-      const wasm = await import('/pkg/clue.js');
-      await wasm.default();
-      return wasm.readExamples('meqsum.xlsx', new Uint8Array(bytes), 'meqsum');
-    }, [...readFileSync(MEQSUM)]);
-  } finally {
-    await page.close();
-  }
-}
-
 test('rescoring MeQSum with BERTScore on the page equals clue score --bert-model', { timeout: 600_000 }, async () => {
   const browser = await launch();
   try {
-    // Some predictions are the gold summary, the others the question's start: BERTScore varies.
-    const examples = await meqsumExamples(browser);
-    const dir = mkdtempSync(join(tmpdir(), 'clue-rescore-bert-'));
-    const predictions = join(dir, 'predictions.jsonl');
-    writeFileSync(predictions, examples.map((e, i) => JSON.stringify({
-      id: e.id, prediction: i % 3 === 0 ? e.record.summary : e.record.chq.slice(0, 80),
-    })).join('\n') + '\n');
+    const predictions = await writeMeqsumPredictions(browser, mkdtempSync(join(tmpdir(), 'clue-rescore-bert-')));
     const native = JSON.parse(execFileSync(process.env.CLUE_BIN, [
       'score', '--data', MEQSUM, '--predictions', predictions,
       '--bert-model', 'models/all-MiniLM-L6-v2', '--bert-layer', '6', '--backend', 'cpu', '--json',
@@ -132,7 +85,7 @@ test('rescoring MeQSum with BERTScore on the page equals clue score --bert-model
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#rescore-export')]);
     const results = JSON.parse(readFileSync(await download.path(), 'utf8'));
-    const worst = assertMatches(results, native);
+    const worst = assertMatchesNative(results, native);
     console.log(`MeQSum, ${native.tasks.meqsum.n} predictions rescored with BERTScore in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
       `largest BERTScore difference from native ${worst.toExponential(2)}`);
     const shown = await page.getAttribute('#rescore-task-scores tr[data-task="meqsum"] [data-metric="bertscore_f1"]', 'data-value');

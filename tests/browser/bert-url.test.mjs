@@ -1,0 +1,86 @@
+// A BERT model chosen by URL: the Rescore form's picker refuses a URL that is none, and a
+// directory without config.json fails naming both; then it takes
+// https://models.example/tiny-bert/, a made-up origin that Playwright answers from the tiny BERT
+// fixture with what SciBERT's hub directory has (config.json, vocab.txt, pytorch_model.bin; 404
+// for the rest, so the worker's fallbacks are taken), cross-origin headers included since the
+// page is cross-origin isolated. MeQSum predictions rescored with it at layer 2 on the CPU equal
+// `clue score --bert-model tests/golden/bertscore/tiny-bert` (whose safetensors hold the same
+// weights): BERTScore to 1e-4, everything else, the model's name included, exactly.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MEQSUM, ROOT, assertMatchesNative, launch, openPage, writeMeqsumPredictions } from './chromium.mjs';
+
+const TINY_BERT = 'tests/golden/bertscore/tiny-bert';
+const ORIGIN = 'https://models.example';
+/** The fixture's files the made-up server has under /tiny-bert/; it answers 404 for any other. */
+const SERVED = ['config.json', 'vocab.txt', 'pytorch_model.bin'];
+
+test('a BERT model from a URL, with vocab.txt and pytorch_model.bin only, rescores as clue score --bert-model', { timeout: 300_000 }, async () => {
+  const browser = await launch();
+  try {
+    const predictions = await writeMeqsumPredictions(browser, mkdtempSync(join(tmpdir(), 'clue-bert-url-')));
+    const native = JSON.parse(execFileSync(process.env.CLUE_BIN, [
+      'score', '--data', MEQSUM, '--predictions', predictions,
+      '--bert-model', TINY_BERT, '--bert-layer', '2', '--backend', 'cpu', '--json',
+    ], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+    assert.equal(native.bertscore.model, 'tiny-bert');
+
+    const context = await browser.newContext();
+    /** Each request to the made-up origin, as "path status", in the order answered. */
+    const requests = [];
+    await context.route(`${ORIGIN}/**`, (route) => {
+      const path = new URL(route.request().url()).pathname;
+      const file = path.replace('/tiny-bert/', '');
+      const found = SERVED.includes(file);
+      requests.push(`${path} ${found ? 200 : 404}`);
+      return route.fulfill({
+        status: found ? 200 : 404,
+        headers: { 'Access-Control-Allow-Origin': '*', 'Cross-Origin-Resource-Policy': 'cross-origin' },
+        body: found ? readFileSync(join(ROOT, TINY_BERT, file)) : 'not found',
+      });
+    });
+    const page = await openPage(context);
+    await page.selectOption('#eval-backend', 'cpu');
+    await page.setInputFiles('#rescore-data', MEQSUM);
+    await page.setInputFiles('#rescore-predictions', predictions);
+
+    await page.selectOption('#rescore-bert-model', 'url');
+    assert.equal(await page.isVisible('#rescore-bert-url'), true);
+    assert.equal(await page.isVisible('#rescore-bert-files'), false);
+    await page.fill('#rescore-bert-url', 'not a url');
+    await page.keyboard.press('Tab');
+    assert.match(await page.textContent('#rescore-bert-url-error'), /http\(s\) URL of the model's directory/);
+    assert.equal(await page.getAttribute('#rescore-bert-url', 'aria-invalid'), 'true');
+    await page.fill('#rescore-bert-url', `${ORIGIN}/empty/`);
+    assert.equal(await page.textContent('#rescore-bert-url-error'), '');
+    assert.equal(await page.inputValue('#rescore-bert-layer'), '', 'an unknown model has no default layer');
+    await page.fill('#rescore-bert-layer', '2');
+    await page.click('#rescore-run');
+    await page.waitForSelector('#rescore[data-state="error"]', { timeout: 60_000 });
+    assert.equal(await page.textContent('#rescore-status'), `BERTScore: ${ORIGIN}/empty/ has no config.json (HTTP 404)`);
+    requests.length = 0;
+
+    // Without its trailing slash: the picker adds it.
+    await page.fill('#rescore-bert-url', `${ORIGIN}/tiny-bert`);
+    assert.equal(await page.getAttribute('#rescore-bert-name', 'placeholder'), 'tiny-bert', 'the URL names the model');
+    await page.click('#rescore-run');
+    await page.waitForSelector('#rescore[data-state="done"], #rescore[data-state="error"]', { timeout: 240_000 });
+    assert.equal(await page.getAttribute('#rescore', 'data-state'), 'done', await page.textContent('#rescore-status'));
+    assert.deepEqual(requests, [
+      'config.json 200', 'tokenizer.json 404', 'vocab.txt 200', 'tokenizer_config.json 404',
+      'model.safetensors 404', 'pytorch_model.bin 200',
+    ].map((line) => `/tiny-bert/${line}`));
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#rescore-export')]);
+    const results = JSON.parse(readFileSync(await download.path(), 'utf8'));
+    assertMatchesNative(results, native);
+    assert.equal(await page.textContent('#rescore-bertscore-note p'), 'BERTScore: tiny-bert, layer 2.');
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
