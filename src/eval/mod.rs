@@ -22,7 +22,7 @@ pub use predictions::{PredictionLine, PredictionsError, read_predictions};
 pub use run::{
     BertScoreRecord, DataRecord, EvalOptions, Evaluation, Generated, Job, MAX_NEW_TOKENS_LIMIT,
     MAX_RESAMPLES, ModelRecord, Progress, RequestInfo, RunContext, RunRecord, RunResults,
-    SampleRecord, prescribed_bert,
+    SampleRecord, bertscore_by_index, prescribed_bert,
 };
 
 /// Why a rescoring could not be done.

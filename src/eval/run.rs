@@ -355,7 +355,7 @@ impl BertScoreRecord {
 }
 
 /// BERTScore of `(index, candidate, reference)` triples, each paired with its index.
-pub(crate) async fn bertscore_by_index(
+pub async fn bertscore_by_index(
     scorer: &BertScorer,
     pairs: &[(usize, String, String)],
     options: BertScoreOptions,

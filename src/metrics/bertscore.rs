@@ -180,18 +180,17 @@ impl TokenizerConfig {
     /// The settings a `vocab.txt` tokenizer is built with (transformers' defaults where unset).
     fn wordpiece(&self) -> WordPieceSettings {
         let defaults = WordPieceSettings::default();
-        let token = |value: Option<&serde_json::Value>, default: &str| token_text(value, default);
         WordPieceSettings {
             lowercase: self.do_lower_case.unwrap_or(defaults.lowercase),
             strip_accents: self.strip_accents,
             chinese_chars: self
                 .tokenize_chinese_chars
                 .unwrap_or(defaults.chinese_chars),
-            unk: token(self.unk_token.as_ref(), &defaults.unk),
-            sep: token(self.sep_token.as_ref(), &defaults.sep),
-            pad: token(self.pad_token.as_ref(), &defaults.pad),
-            cls: token(self.cls_token.as_ref(), &defaults.cls),
-            mask: token(self.mask_token.as_ref(), &defaults.mask),
+            unk: token_text(self.unk_token.as_ref(), &defaults.unk),
+            sep: token_text(self.sep_token.as_ref(), &defaults.sep),
+            pad: token_text(self.pad_token.as_ref(), &defaults.pad),
+            cls: token_text(self.cls_token.as_ref(), &defaults.cls),
+            mask: token_text(self.mask_token.as_ref(), &defaults.mask),
         }
     }
 }

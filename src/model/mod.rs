@@ -32,6 +32,6 @@ pub use loaded::{EncodedPrompt, LoadError, LoadedModel};
 pub use pytorch::{PYTORCH_FILE, PytorchWeights};
 pub use speed::{
     MAX_SPEED_RUNS, SPEED_NEW_TOKENS, SPEED_PARAGRAPH, SPEED_PROMPT_TOKENS, SpeedReport,
-    measure_speed, median,
+    measure_speed,
 };
 pub use wordpiece::{WordPieceSettings, wordpiece_tokenizer};

@@ -95,7 +95,7 @@ pub async fn measure_speed(loaded: &LoadedModel, runs: usize) -> Result<SpeedRep
 }
 
 /// The median (of an even count, the mean of the middle two).
-pub fn median(values: &mut [f64]) -> f64 {
+fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
     if values.len() % 2 == 1 {

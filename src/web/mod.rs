@@ -526,18 +526,13 @@ impl Evaluation {
         let scorer = scorer.inner.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let fail = |e: String| JsValue::from(JsError::new(&e));
-            let candidates: Vec<&str> = pairs.iter().map(|(_, c, _)| c.as_str()).collect();
-            let references: Vec<&str> = pairs.iter().map(|(_, _, r)| r.as_str()).collect();
-            let scores = scorer
-                .score(
-                    &candidates,
-                    &references,
-                    crate::metrics::bertscore::BertScoreOptions::default(),
-                )
-                .await
-                .map_err(|e| fail(e.to_string()))?;
-            let indexed: Vec<(usize, crate::metrics::bertscore::BertScore)> =
-                pairs.iter().map(|(i, _, _)| *i).zip(scores).collect();
+            let indexed = crate::eval::bertscore_by_index(
+                &scorer,
+                &pairs,
+                crate::metrics::bertscore::BertScoreOptions::default(),
+            )
+            .await
+            .map_err(|e| fail(e.to_string()))?;
             inner
                 .borrow_mut()
                 .apply_bertscore(&scorer.model_name, scorer.layer, &indexed);
