@@ -5,6 +5,8 @@
 use std::num::NonZeroUsize;
 
 use burn::tensor::{Device, Tensor};
+use clue_wasm::loader::dequant::{GgmlType, dequantize};
+use clue_wasm::model::QuantizedRows;
 use clue_wasm::model::{
     Backend, Completion, Control, GenerateSettings, KvCache, Llama, LlamaConfig, LogitsAt,
     ModelError, RopeLayout, StopReason, StopRule, WeightSource, generate, loglikelihood, open,
@@ -298,6 +300,106 @@ fn interleaved_layout_undoes_llama_cpp_permutation() {
         &forward_rows(&from_hf, &mut from_hf.new_cache(), &PROMPT, LogitsAt::All),
         "permuted GGUF rows against the HF rows",
     );
+}
+
+/// `values` (rows of `cols`) as GGUF blocks of `dtype` (Q8_0 or Q4_1), rounded as llama.cpp's
+/// reference quantizers round.
+fn quantize(dtype: GgmlType, values: &[f32]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for block in values.chunks_exact(32) {
+        match dtype {
+            GgmlType::Q8_0 => {
+                let max = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                let d = max / 127.0;
+                let inverse = if d == 0.0 { 0.0 } else { 1.0 / d };
+                bytes.extend(half::f16::from_f32(d).to_le_bytes());
+                bytes.extend(block.iter().map(|v| (v * inverse).round() as i8 as u8));
+            }
+            GgmlType::Q4_1 => {
+                let min = block.iter().copied().fold(f32::INFINITY, f32::min);
+                let max = block.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let d = (max - min) / 15.0;
+                let inverse = if d == 0.0 { 0.0 } else { 1.0 / d };
+                bytes.extend(half::f16::from_f32(d).to_le_bytes());
+                bytes.extend(half::f16::from_f32(min).to_le_bytes());
+                let q = |v: f32| (((v - min) * inverse).round() as u8).min(15);
+                bytes.extend((0..16).map(|j| q(block[j]) | (q(block[j + 16]) << 4)));
+            }
+            other => panic!("no test quantizer for {other:?}"),
+        }
+    }
+    bytes
+}
+
+/// Test weights whose matrices are stored quantized, as a GGUF file would hold them: `tensor`
+/// gives the dequantized values, `quantized` the blocks.
+struct QuantizedTestWeights {
+    values: TestWeights,
+    blocks: std::collections::BTreeMap<String, (GgmlType, usize, usize, Vec<u8>)>,
+}
+
+impl QuantizedTestWeights {
+    fn new(weights: &TestWeights, dtype: GgmlType) -> QuantizedTestWeights {
+        let mut values = weights.clone();
+        let mut blocks = std::collections::BTreeMap::new();
+        for (name, (shape, tensor)) in &mut values.0 {
+            if let [rows, cols] = shape[..]
+                && cols % 32 == 0
+            {
+                let bytes = quantize(dtype, tensor);
+                *tensor = dequantize(dtype, &bytes).expect("whole blocks");
+                blocks.insert(name.clone(), (dtype, rows, cols, bytes));
+            }
+        }
+        QuantizedTestWeights { values, blocks }
+    }
+}
+
+impl WeightSource for QuantizedTestWeights {
+    fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>), ModelError> {
+        self.values.tensor(name)
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.values.has(name)
+    }
+
+    fn quantized(&self, name: &str) -> Option<QuantizedRows> {
+        let (dtype, rows, cols, bytes) = self.blocks.get(name)?;
+        QuantizedRows::from_gguf(*dtype, *rows, *cols, bytes)
+    }
+}
+
+/// On the CPU, decode steps multiply the quantized rows directly: token by token, the logits
+/// equal the all-f32 model's and the host reference's on the same (dequantized) weights, for
+/// every layout the loader handles (interleaved q/k rows, tied and untied heads, Qwen2's q/k/v
+/// biases).
+#[test]
+fn quantized_rows_decode_like_the_f32_weights() {
+    let cases = [
+        (tiny_config("llama", "halves", false), GgmlType::Q4_1),
+        (tiny_config("llama", "interleaved", true), GgmlType::Q8_0),
+        (tiny_config("qwen2", "halves", true), GgmlType::Q4_1),
+    ];
+    for (seed, (config, dtype)) in cases.into_iter().enumerate() {
+        let weights =
+            QuantizedTestWeights::new(&TestWeights::random(&config, 11 + seed as u64), dtype);
+        let model = Llama::load(&config, &weights, &device(Backend::Cpu)).expect("it loads");
+        assert!(model.has_quantized_rows(), "{dtype:?}: quantized rows kept");
+        let f32_model = model.clone().without_quantized_rows();
+        let stepped = decode_one_by_one(Backend::Cpu, &model, &PROMPT);
+        let what = format!("{:?} {dtype:?}", config.architecture);
+        assert_close(
+            &stepped,
+            &decode_one_by_one(Backend::Cpu, &f32_model, &PROMPT),
+            &format!("{what}: quantized against f32 steps"),
+        );
+        assert_close(
+            &stepped,
+            &reference_logits(&config, &weights.values, &PROMPT),
+            &format!("{what}: quantized steps against the host reference"),
+        );
+    }
 }
 
 fn tiny_model() -> (LlamaConfig, TestWeights, Llama) {

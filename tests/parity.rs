@@ -383,3 +383,51 @@ fn wgpu_greedy_chat_matches_cpu() {
     eprintln!("chat greedy on wgpu {on_wgpu:?}, on the CPU {on_cpu:?}");
     assert_eq!(on_wgpu, on_cpu, "chat: greedy tokens on wgpu and the CPU");
 }
+
+/// The last position's logits after running `ids` on top of `cache`.
+fn last_logits(model: &Llama, cache: &mut clue_wasm::model::KvCache, ids: &[u32]) -> Vec<f32> {
+    let logits = model
+        .forward(ids, cache, LogitsAt::Last)
+        .expect("the forward pass runs");
+    pollster::block_on(read_f32(Backend::Cpu, logits)).expect("the logits are read")
+}
+
+/// On the CPU a decode step multiplies the file's Q4_1/Q8_0 blocks directly
+/// (`model::quantized`); the f32 weights of prefill are the same values, so every decode
+/// step's logits must agree with the all-f32 model's to rounding, and so must the tokens.
+#[test]
+fn quantized_decode_steps_equal_the_f32_model() {
+    assert!(
+        CPU.model.has_quantized_rows(),
+        "the CPU model keeps quantized rows"
+    );
+    let f32_model = CPU.model.clone().without_quantized_rows();
+    assert!(!f32_model.has_quantized_rows());
+    let golden = golden("discharge");
+    let ids = CPU
+        .tokenizer
+        .encode_prompt(&golden.text)
+        .expect("the prompt encodes");
+    let (mut quantized_cache, mut f32_cache) = (CPU.model.new_cache(), f32_model.new_cache());
+    let mut step_ids = ids.clone();
+    let mut largest = 0.0f32;
+    for step in 0..16 {
+        let quantized = last_logits(&CPU.model, &mut quantized_cache, &step_ids);
+        let exact = last_logits(&f32_model, &mut f32_cache, &step_ids);
+        let gap = quantized
+            .iter()
+            .zip(&exact)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        largest = largest.max(gap);
+        let next = top1(&exact, exact.len())[0];
+        assert_eq!(
+            top1(&quantized, quantized.len())[0],
+            next,
+            "step {step}: top-1"
+        );
+        step_ids = vec![next];
+    }
+    eprintln!("quantized vs f32 decode: largest logit difference {largest:.2e} over 16 steps");
+    assert!(largest < 2e-3, "largest logit difference {largest}");
+}

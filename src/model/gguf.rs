@@ -6,6 +6,7 @@ use crate::loader::gguf::{Gguf, GgufError, MetadataValue};
 use crate::loader::weights::gguf_name;
 
 use super::llama::{Architecture, LlamaConfig, ModelError, WeightSource};
+use super::quantized::QuantizedRows;
 
 /// Reads the decoder's config from GGUF metadata (`general.architecture` = `llama` or `qwen2`).
 /// The vocabulary size comes from `{arch}.vocab_size` or, as llama.cpp does, the length of
@@ -131,5 +132,14 @@ impl WeightSource for GgufWeights<'_, '_> {
 
     fn has(&self, name: &str) -> bool {
         gguf_name(name).is_some_and(|gguf| self.file.tensor(&gguf).is_ok())
+    }
+
+    fn quantized(&self, name: &str) -> Option<QuantizedRows> {
+        let info = self.file.tensor(&gguf_name(name)?).ok()?;
+        let [rows, cols] = info.row_major_shape().ok()?[..] else {
+            return None;
+        };
+        let bytes = self.file.tensor_bytes(info).ok()?;
+        QuantizedRows::from_gguf(info.dtype, rows, cols, bytes)
     }
 }

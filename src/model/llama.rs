@@ -3,12 +3,14 @@
 //! RMSNorm, rotary positions, grouped-query attention over a KV cache, a SwiGLU MLP.
 
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData, activation, module::linear};
 use serde::{Deserialize, Serialize};
 
 use super::cache::{KvCache, LayerCache};
 use super::device::DeviceError;
+use super::quantized::{self, QuantizedRows};
 
 /// WebGPU guarantees storage bindings of 128 MiB (`maxStorageBufferBindingSize`); every tensor
 /// a forward pass creates must fit in one.
@@ -311,6 +313,11 @@ pub trait WeightSource {
     fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>), ModelError>;
     /// Whether the tensor exists.
     fn has(&self, name: &str) -> bool;
+    /// The matrix as stored, when it is quantized in a format the CPU backend multiplies
+    /// directly (see `model::quantized`); `None` otherwise (the default).
+    fn quantized(&self, _name: &str) -> Option<QuantizedRows> {
+        None
+    }
 }
 
 /// Which positions of a forward pass get logits: the vocabulary projection is the largest
@@ -390,24 +397,33 @@ fn halves_from_interleaved(
     head_dim: usize,
     row_len: usize,
 ) -> Vec<f32> {
+    halves_row_order(heads, head_dim)
+        .into_iter()
+        .flat_map(|from| &rows[from * row_len..(from + 1) * row_len])
+        .copied()
+        .collect()
+}
+
+/// For each row of the halves layout, the interleaved row it comes from.
+fn halves_row_order(heads: usize, head_dim: usize) -> Vec<usize> {
     let half = head_dim / 2;
-    let mut out = vec![0.0; rows.len()];
+    let mut order = vec![0; heads * head_dim];
     for head in 0..heads {
         for i in 0..half {
             for a in 0..2 {
-                let from = (head * head_dim + 2 * i + a) * row_len;
-                let to = (head * head_dim + a * half + i) * row_len;
-                out[to..to + row_len].copy_from_slice(&rows[from..from + row_len]);
+                order[head * head_dim + a * half + i] = head * head_dim + 2 * i + a;
             }
         }
     }
-    out
+    order
 }
 
 /// The rows of one q/k/v projection as read from the checkpoint, in the halves layout.
 struct ProjectionRows {
     weight: Vec<f32>,
     bias: Option<Vec<f32>>,
+    /// The same rows as stored, when quantized rows are kept (see [`Linear::quantized`]).
+    quantized: Option<QuantizedRows>,
 }
 
 impl ProjectionRows {
@@ -419,6 +435,7 @@ impl ProjectionRows {
         heads: usize,
         config: &LlamaConfig,
         rope_heads: bool,
+        device: &Device,
     ) -> Result<ProjectionRows, ModelError> {
         let (head_dim, hidden) = (config.head_dim(), config.hidden_size);
         let mut weight = read_matrix(
@@ -436,11 +453,31 @@ impl ProjectionRows {
         } else {
             None
         };
+        let mut quantized = quantized_rows(weights, &format!("{prefix}.weight"), device);
         if rope_heads && config.rope_layout == RopeLayout::Interleaved {
             weight = halves_from_interleaved(&weight, heads, head_dim, hidden);
             bias = bias.map(|b| halves_from_interleaved(&b, heads, head_dim, 1));
+            quantized = quantized.map(|q| q.with_rows(&halves_row_order(heads, head_dim)));
         }
-        Ok(ProjectionRows { weight, bias })
+        Ok(ProjectionRows {
+            weight,
+            bias,
+            quantized,
+        })
+    }
+}
+
+/// The rows of the matrix `name` as stored, when `device` multiplies quantized rows (the CPU
+/// backend) and the source has them in such a format.
+fn quantized_rows(
+    weights: &dyn WeightSource,
+    name: &str,
+    device: &Device,
+) -> Option<QuantizedRows> {
+    if quantized::used_on(device) {
+        weights.quantized(name)
+    } else {
+        None
     }
 }
 
@@ -450,6 +487,9 @@ impl ProjectionRows {
 pub(super) struct Linear {
     weight: Tensor<2>,
     bias: Option<Tensor<1>>,
+    /// On the CPU, the checkpoint's quantized rows (`[out, in]`) for one-row products: a
+    /// decode step reads these instead of the f32 weight (see `model::quantized`).
+    quantized: Option<Arc<QuantizedRows>>,
 }
 
 impl Linear {
@@ -468,7 +508,14 @@ impl Linear {
             weight: Tensor::from_data(TensorData::new(weight, [in_features, out_features]), device),
             bias: biases
                 .map(|b| Tensor::from_data(TensorData::new(b.concat(), [out_features]), device)),
+            quantized: None,
         }
+    }
+
+    /// The same layer multiplying one row by `rows` (the same matrix as stored) when given.
+    fn with_quantized(mut self, rows: Option<QuantizedRows>) -> Linear {
+        self.quantized = rows.map(Arc::new);
+        self
     }
 
     /// Reads `{prefix}.weight` (and `{prefix}.bias` when `bias`) of shape `[out, in]`.
@@ -503,7 +550,16 @@ impl Linear {
     }
 
     pub(super) fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        linear(x, self.weight.clone(), self.bias.clone())
+        match &self.quantized {
+            Some(rows) if x.dims()[0] == 1 => {
+                let y = quantized::row_product(x, rows);
+                match &self.bias {
+                    Some(bias) => y + bias.clone().unsqueeze(),
+                    None => y,
+                }
+            }
+            _ => linear(x, self.weight.clone(), self.bias.clone()),
+        }
     }
 }
 
@@ -638,15 +694,23 @@ impl CausalSelfAttention {
             config.kv_heads(),
             config.head_dim(),
         );
-        let q = ProjectionRows::load(weights, &format!("{prefix}.q_proj"), heads, config, true)?;
-        let k = ProjectionRows::load(weights, &format!("{prefix}.k_proj"), kv_heads, config, true)?;
-        let v = ProjectionRows::load(
-            weights,
-            &format!("{prefix}.v_proj"),
-            kv_heads,
-            config,
-            false,
-        )?;
+        let projection = |name: &str, heads: usize, rope_heads: bool| {
+            ProjectionRows::load(
+                weights,
+                &format!("{prefix}.{name}"),
+                heads,
+                config,
+                rope_heads,
+                device,
+            )
+        };
+        let q = projection("q_proj", heads, true)?;
+        let k = projection("k_proj", kv_heads, true)?;
+        let v = projection("v_proj", kv_heads, false)?;
+        let stacked = match (q.quantized, k.quantized, v.quantized) {
+            (Some(q), Some(k), Some(v)) => QuantizedRows::stacked(&[q, k, v]),
+            _ => None,
+        };
         let biases = match (&q.bias, &k.bias, &v.bias) {
             (Some(q), Some(k), Some(v)) => Some(vec![q.as_slice(), k.as_slice(), v.as_slice()]),
             _ => None,
@@ -656,14 +720,20 @@ impl CausalSelfAttention {
             biases,
             config.hidden_size,
             device,
-        );
+        )
+        .with_quantized(stacked);
         let o_proj = Linear::load(
             weights,
             &format!("{prefix}.o_proj"),
             [config.hidden_size, heads * head_dim],
             config.o_bias(),
             device,
-        )?;
+        )?
+        .with_quantized(quantized_rows(
+            weights,
+            &format!("{prefix}.o_proj.weight"),
+            device,
+        ));
         Ok(CausalSelfAttention {
             qkv_proj,
             o_proj,
@@ -744,15 +814,22 @@ impl Mlp {
             intermediate,
             hidden,
         )?;
+        let rows = |name: &str| quantized_rows(weights, &format!("{prefix}.{name}.weight"), device);
+        let gate_up_rows = match (rows("gate_proj"), rows("up_proj")) {
+            (Some(gate), Some(up)) => QuantizedRows::stacked(&[gate, up]),
+            _ => None,
+        };
         Ok(Mlp {
-            gate_up_proj: Linear::from_rows(&[&gate, &up], None, hidden, device),
+            gate_up_proj: Linear::from_rows(&[&gate, &up], None, hidden, device)
+                .with_quantized(gate_up_rows),
             down_proj: Linear::load(
                 weights,
                 &format!("{prefix}.down_proj"),
                 [hidden, intermediate],
                 false,
                 device,
-            )?,
+            )?
+            .with_quantized(rows("down_proj")),
             intermediate,
         })
     }
@@ -830,6 +907,8 @@ pub struct Llama {
     norm: RmsNorm,
     /// `[hidden, vocab]`; the same tensor as `embed_columns` when tied.
     lm_head: Tensor<2>,
+    /// On the CPU, the output head's rows as stored (`[vocab, hidden]`) for one-row products.
+    lm_head_quantized: Option<Arc<QuantizedRows>>,
     rotary: RotaryTables,
     prefill_chunk: usize,
 }
@@ -853,11 +932,18 @@ impl Llama {
             )
         };
         let embed_columns = columns(&embedding);
-        let lm_head = if config.tie_word_embeddings || !weights.has("lm_head.weight") {
+        let tied = config.tie_word_embeddings || !weights.has("lm_head.weight");
+        let lm_head = if tied {
             embed_columns.clone()
         } else {
             columns(&read_matrix(weights, "lm_head.weight", vocab, hidden)?)
         };
+        let head_name = if tied {
+            "model.embed_tokens.weight"
+        } else {
+            "lm_head.weight"
+        };
+        let lm_head_quantized = quantized_rows(weights, head_name, device).map(Arc::new);
         let layers = (0..config.num_hidden_layers)
             .map(|layer| Block::load(weights, layer, config, device))
             .collect::<Result<_, _>>()?;
@@ -868,6 +954,7 @@ impl Llama {
             layers,
             norm: RmsNorm::load(weights, "model.norm.weight", config, device)?,
             lm_head,
+            lm_head_quantized,
             rotary: RotaryTables::new(config, device),
             prefill_chunk: DEFAULT_PREFILL_CHUNK,
         })
@@ -878,6 +965,34 @@ impl Llama {
     pub fn with_prefill_chunk(mut self, positions: NonZeroUsize) -> Llama {
         self.prefill_chunk = positions.get();
         self
+    }
+
+    /// The same model multiplying every matrix in f32, also for one row: on the CPU, a
+    /// decode step otherwise reads the checkpoint's quantized rows (see `model::quantized`).
+    /// For comparing the two.
+    pub fn without_quantized_rows(mut self) -> Llama {
+        self.lm_head_quantized = None;
+        for block in &mut self.layers {
+            for linear in [
+                &mut block.self_attn.qkv_proj,
+                &mut block.self_attn.o_proj,
+                &mut block.mlp.gate_up_proj,
+                &mut block.mlp.down_proj,
+            ] {
+                linear.quantized = None;
+            }
+        }
+        self
+    }
+
+    /// Whether one-row products read quantized rows (the CPU backend with a GGUF file's
+    /// Q4_0/Q4_1/Q8_0 matrices).
+    pub fn has_quantized_rows(&self) -> bool {
+        self.lm_head_quantized.is_some()
+            || self
+                .layers
+                .iter()
+                .any(|block| block.mlp.down_proj.quantized.is_some())
     }
 
     /// The config the model was built from.
@@ -984,7 +1099,11 @@ impl Llama {
 
     /// Final norm and vocabulary projection of hidden states `[rows, hidden]`.
     fn head(&self, hidden: Tensor<2>) -> Tensor<2> {
-        linear(self.norm.forward(hidden), self.lm_head.clone(), None)
+        let normed = self.norm.forward(hidden);
+        match &self.lm_head_quantized {
+            Some(rows) if normed.dims()[0] == 1 => quantized::row_product(normed, rows),
+            _ => linear(normed, self.lm_head.clone(), None),
+        }
     }
 }
 

@@ -10,6 +10,7 @@ mod gguf;
 mod llama;
 mod loaded;
 mod pytorch;
+mod quantized;
 mod safetensors;
 mod speed;
 mod wordpiece;
@@ -30,6 +31,7 @@ pub use llama::{
 pub(crate) use loaded::hex;
 pub use loaded::{EncodedPrompt, LoadError, LoadedModel};
 pub use pytorch::{PYTORCH_FILE, PytorchWeights};
+pub use quantized::QuantizedRows;
 pub use speed::{
     MAX_SPEED_RUNS, SPEED_NEW_TOKENS, SPEED_PARAGRAPH, SPEED_PROMPT_TOKENS, SpeedReport,
     measure_speed,
