@@ -1,6 +1,7 @@
 //! The model stage: burn devices (CPU everywhere, wgpu natively, WebGPU in the browser) and
 //! asynchronous reads of device data, the one way that works on every backend; the Llama/Qwen2
-//! decoder with its KV cache, generation and log-likelihood scoring.
+//! decoder with its KV cache, generation and log-likelihood scoring; natively on the CPU, decode
+//! steps multiplying a GGUF file's quantized blocks directly (`quantized`).
 
 mod bert;
 mod cache;
