@@ -429,5 +429,6 @@ fn quantized_decode_steps_equal_the_f32_model() {
         step_ids = vec![next];
     }
     eprintln!("quantized vs f32 decode: largest logit difference {largest:.2e} over 16 steps");
-    assert!(largest < 2e-3, "largest logit difference {largest}");
+    // Measured 5.8e-5 (logits of magnitude ~20, f32 sums in another order).
+    assert!(largest < 5e-4, "largest logit difference {largest}");
 }

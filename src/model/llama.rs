@@ -985,14 +985,20 @@ impl Llama {
         self
     }
 
-    /// Whether one-row products read quantized rows (the CPU backend with a GGUF file's
-    /// Q4_0/Q4_1/Q8_0 matrices).
+    /// Whether every one-row product — the output head and each layer's four — reads quantized
+    /// rows (the CPU backend with a GGUF file whose matrices are all Q4_0/Q4_1/Q8_0).
     pub fn has_quantized_rows(&self) -> bool {
         self.lm_head_quantized.is_some()
-            || self
-                .layers
+            && self.layers.iter().all(|block| {
+                [
+                    &block.self_attn.qkv_proj,
+                    &block.self_attn.o_proj,
+                    &block.mlp.gate_up_proj,
+                    &block.mlp.down_proj,
+                ]
                 .iter()
-                .any(|block| block.mlp.down_proj.quantized.is_some())
+                .all(|linear| linear.quantized.is_some())
+            })
     }
 
     /// The config the model was built from.

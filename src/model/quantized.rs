@@ -375,15 +375,26 @@ mod tests {
             let bytes = blocks(dtype, rows * cols / BLOCK);
             let values = dequantize(dtype, &bytes).unwrap();
             let quantized = QuantizedRows::from_gguf(dtype, rows, cols, &bytes).unwrap();
+            let want = reference(&values, cols, &x);
             let mut y = vec![0.0; rows];
             quantized.multiply(&x, &mut y);
-            for (row, (&got, want)) in y.iter().zip(reference(&values, cols, &x)).enumerate() {
-                let scale = want.abs().max(1.0);
-                assert!(
-                    (f64::from(got) - want).abs() <= 1e-5 * scale,
-                    "{dtype:?} row {row}: {got} vs {want}"
-                );
-            }
+            assert_close(&y, &want, &format!("{dtype:?}"));
+            // The loops without the AVX2 build too (the path of CPUs without it).
+            let sums: Vec<f32> = x.chunks_exact(BLOCK).map(|b| b.iter().sum()).collect();
+            let mut portable = vec![0.0; rows];
+            quantized.rows_into_portable(0, x.as_chunks::<BLOCK>().0, &sums, &mut portable);
+            assert_close(&portable, &want, &format!("{dtype:?}, portable loops"));
+        }
+    }
+
+    fn assert_close(got: &[f32], want: &[f64], what: &str) {
+        assert_eq!(got.len(), want.len());
+        for (row, (&got, &want)) in got.iter().zip(want).enumerate() {
+            let scale = want.abs().max(1.0);
+            assert!(
+                (f64::from(got) - want).abs() <= 1e-5 * scale,
+                "{what} row {row}: {got} vs {want}"
+            );
         }
     }
 
@@ -432,9 +443,12 @@ mod tests {
         let device = Device::flex();
         let input = Tensor::<2>::from_data(TensorData::new(x.clone(), [1, cols]), &device);
         let out = row_product(input, &weight).into_data();
-        let mut want = vec![0.0; rows];
-        weight.multiply(&x, &mut want);
         assert_eq!(out.shape().to_vec(), vec![1, rows]);
-        assert_eq!(out.as_slice::<f32>().unwrap(), want.as_slice());
+        let values = dequantize(GgmlType::Q8_0, &bytes).unwrap();
+        assert_close(
+            out.as_slice::<f32>().unwrap(),
+            &reference(&values, cols, &x),
+            "through burn",
+        );
     }
 }
