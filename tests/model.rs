@@ -6,10 +6,11 @@ use std::num::NonZeroUsize;
 
 use burn::tensor::{Device, Tensor};
 use clue_wasm::loader::dequant::{GgmlType, dequantize};
-use clue_wasm::model::QuantizedRows;
+use clue_wasm::loader::weights::{StoredTensor, WeightError, WeightSource};
+use clue_wasm::model::Architecture;
 use clue_wasm::model::{
-    Backend, Completion, Control, GenerateSettings, KvCache, Llama, LlamaConfig, LogitsAt,
-    ModelError, RopeLayout, StopReason, StopRule, WeightSource, generate, loglikelihood, open,
+    Backend, Completion, Control, Decoder, DecoderConfig, GenerateSettings, KvCache, LogitsAt,
+    ModelError, RopeLayout, RopeScaling, StopReason, StopRule, generate, loglikelihood, open,
     prompt_logprobs, read_f32,
 };
 use clue_wasm::tasks::Sampling;
@@ -23,7 +24,7 @@ const TOLERANCE: f64 = 1e-4;
 /// A prompt of in-vocabulary ids.
 const PROMPT: [u32; 11] = [5, 17, 42, 96, 0, 33, 33, 8, 71, 64, 12];
 
-fn tiny_config(model_type: &str, layout: &str, tied: bool) -> LlamaConfig {
+fn tiny_config(model_type: &str, layout: &str, tied: bool) -> DecoderConfig {
     let json = format!(
         r#"{{"model_type": "{model_type}", "vocab_size": 97, "hidden_size": 64,
              "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
@@ -31,7 +32,7 @@ fn tiny_config(model_type: &str, layout: &str, tied: bool) -> LlamaConfig {
              "max_position_embeddings": 40, "tie_word_embeddings": {tied},
              "rope_layout": "{layout}"}}"#
     );
-    LlamaConfig::from_json(json.as_bytes()).expect("the tiny config is valid")
+    DecoderConfig::from_json(json.as_bytes()).expect("the tiny config is valid")
 }
 
 /// A weight's values in f64, for the host reference.
@@ -61,12 +62,46 @@ fn rms_norm(x: &[f64], weight: &[f64], eps: f64) -> Vec<f64> {
     x.iter().zip(weight).map(|(v, w)| v * scale * w).collect()
 }
 
+/// The divisor of rotary frequency `i` (inverse frequency `inverse`) under `scaling`, written
+/// out from transformers' `_compute_llama3_parameters` and its linear scaling.
+fn rope_divisor(scaling: Option<&RopeScaling>, i: usize, inverse: f64) -> f64 {
+    match scaling {
+        None => 1.0,
+        Some(RopeScaling::Linear { factor }) => *factor,
+        Some(RopeScaling::Frequencies { divisors }) => divisors[i],
+        Some(&RopeScaling::Llama3 {
+            factor,
+            low_freq_factor: low,
+            high_freq_factor: high,
+            original_max_position_embeddings: original,
+        }) => {
+            let wavelength = 2.0 * std::f64::consts::PI / inverse;
+            if wavelength < original / high {
+                1.0
+            } else if wavelength > original / low {
+                factor
+            } else {
+                let smooth = (original / wavelength - low) / (high - low);
+                1.0 / ((1.0 - smooth) / factor + smooth)
+            }
+        }
+    }
+}
+
 /// Rotates every head of `x` at `position`, pairing coordinates as `layout` says.
-fn rope(x: &mut [f64], position: usize, head_dim: usize, theta: f64, layout: RopeLayout) {
+fn rope(
+    x: &mut [f64],
+    position: usize,
+    head_dim: usize,
+    theta: f64,
+    scaling: Option<&RopeScaling>,
+    layout: RopeLayout,
+) {
     let half = head_dim / 2;
     for head in x.chunks_mut(head_dim) {
         for i in 0..half {
-            let angle = position as f64 * theta.powf(-2.0 * i as f64 / head_dim as f64);
+            let inverse = theta.powf(-2.0 * i as f64 / head_dim as f64);
+            let angle = position as f64 * inverse / rope_divisor(scaling, i, inverse);
             let (a, b) = match layout {
                 RopeLayout::Interleaved => (2 * i, 2 * i + 1),
                 RopeLayout::Halves => (i, i + half),
@@ -78,8 +113,25 @@ fn rope(x: &mut [f64], position: usize, head_dim: usize, theta: f64, layout: Rop
     }
 }
 
-/// The logits of every position of `ids`, straight from the equations, in f64.
-fn reference_logits(config: &LlamaConfig, w: &TestWeights, ids: &[u32]) -> Vec<Vec<f64>> {
+fn gelu_tanh(x: f64) -> f64 {
+    0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x.powi(3))).tanh())
+}
+
+/// Whether layer `layer` of a Gemma config attends through the sliding window, as transformers
+/// places the layers (Gemma 2: even layers; Gemma 3: all but every sixth).
+fn sliding(config: &DecoderConfig, layer: usize) -> bool {
+    match config.architecture {
+        Architecture::Gemma2 => layer % 2 == 0,
+        Architecture::Gemma3 => (layer + 1) % config.sliding_window_pattern.unwrap_or(6) != 0,
+        _ => false,
+    }
+}
+
+/// The logits of every position of `ids`, straight from the equations, in f64: the Llama
+/// block, Qwen2's biases, Qwen3's and Gemma 3's QK-norm, Gemma's `1 + w` norms around attention
+/// and MLP, GeGLU, scaled embeddings, query scale, sliding windows, local RoPE base and
+/// soft-caps.
+fn reference_logits(config: &DecoderConfig, w: &TestWeights, ids: &[u32]) -> Vec<Vec<f64>> {
     let (hidden, heads, kv_heads, head_dim) = (
         config.hidden_size,
         config.num_attention_heads,
@@ -87,11 +139,37 @@ fn reference_logits(config: &LlamaConfig, w: &TestWeights, ids: &[u32]) -> Vec<V
         config.head_dim(),
     );
     let eps = config.rms_norm_eps;
+    let gemma = matches!(
+        config.architecture,
+        Architecture::Gemma2 | Architecture::Gemma3
+    );
+    // Gemma's checkpoints hold `w` for a scale of `1 + w`.
+    let norm_weight = |name: &str| -> Vec<f64> {
+        f64s(w, name)
+            .into_iter()
+            .map(|v| v + config.norm_weight_offset)
+            .collect()
+    };
     let embedding = f64s(w, "model.embed_tokens.weight");
+    let embed_scale = if gemma {
+        f64::from((hidden as f32).sqrt())
+    } else {
+        1.0
+    };
     let mut xs: Vec<Vec<f64>> = ids
         .iter()
-        .map(|&id| embedding[id as usize * hidden..(id as usize + 1) * hidden].to_vec())
+        .map(|&id| {
+            embedding[id as usize * hidden..(id as usize + 1) * hidden]
+                .iter()
+                .map(|v| v * embed_scale)
+                .collect()
+        })
         .collect();
+    let query_scale = 1.0
+        / config
+            .query_pre_attn_scalar
+            .unwrap_or(head_dim as f64)
+            .sqrt();
     for layer in 0..config.num_hidden_layers {
         let p = format!("model.layers.{layer}");
         let attn = |name: &str| f64s(w, &format!("{p}.self_attn.{name}.weight"));
@@ -103,25 +181,49 @@ fn reference_logits(config: &LlamaConfig, w: &TestWeights, ids: &[u32]) -> Vec<V
             attn("o_proj"),
         );
         let (bq, bk, bv) = (bias("q_proj"), bias("k_proj"), bias("v_proj"));
+        let window = if sliding(config, layer) {
+            config.sliding_window
+        } else {
+            None
+        };
+        let (theta, scaling) =
+            if config.architecture == Architecture::Gemma3 && sliding(config, layer) {
+                (config.rope_local_base_freq.unwrap_or(10_000.0), None)
+            } else {
+                (config.rope_theta, config.rope_scaling.as_ref())
+            };
+        let head_norm = |x: &mut Vec<f64>, name: &str| {
+            if w.has(&format!("{p}.self_attn.{name}.weight")) {
+                let weight = norm_weight(&format!("{p}.self_attn.{name}.weight"));
+                *x = x
+                    .chunks(head_dim)
+                    .flat_map(|h| rms_norm(h, &weight, eps))
+                    .collect();
+            }
+        };
         let mut queries = Vec::new();
         let mut keys = Vec::new();
         let mut values = Vec::new();
         for (position, x) in xs.iter().enumerate() {
-            let normed = rms_norm(x, &f64s(w, &format!("{p}.input_layernorm.weight")), eps);
+            let normed = rms_norm(x, &norm_weight(&format!("{p}.input_layernorm.weight")), eps);
             let mut q = matvec(&wq, &normed, bq.as_ref());
             let mut k = matvec(&wk, &normed, bk.as_ref());
+            head_norm(&mut q, "q_norm");
+            head_norm(&mut k, "k_norm");
             rope(
                 &mut q,
                 position,
                 head_dim,
-                config.rope_theta,
+                theta,
+                scaling,
                 config.rope_layout,
             );
             rope(
                 &mut k,
                 position,
                 head_dim,
-                config.rope_theta,
+                theta,
+                scaling,
                 config.rope_layout,
             );
             queries.push(q);
@@ -130,31 +232,44 @@ fn reference_logits(config: &LlamaConfig, w: &TestWeights, ids: &[u32]) -> Vec<V
         }
         for (i, x) in xs.iter_mut().enumerate() {
             let mut context = vec![0.0; heads * head_dim];
+            let first = window.map_or(0, |w| (i + 1).saturating_sub(w));
             for h in 0..heads {
                 let g = h / (heads / kv_heads);
                 let q = &queries[i][h * head_dim..(h + 1) * head_dim];
-                let scores: Vec<f64> = (0..=i)
+                let scores: Vec<f64> = (first..=i)
                     .map(|j| {
                         let k = &keys[j][g * head_dim..(g + 1) * head_dim];
-                        q.iter().zip(k).map(|(a, b)| a * b).sum::<f64>() / (head_dim as f64).sqrt()
+                        let score = q.iter().zip(k).map(|(a, b)| a * b).sum::<f64>() * query_scale;
+                        match config.attn_logit_softcapping {
+                            Some(cap) => (score / cap).tanh() * cap,
+                            None => score,
+                        }
                     })
                     .collect();
                 let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 let exps: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
                 let total: f64 = exps.iter().sum();
-                for (j, e) in exps.iter().enumerate() {
+                for (e, j) in exps.iter().zip(first..=i) {
                     for d in 0..head_dim {
                         context[h * head_dim + d] += e / total * values[j][g * head_dim + d];
                     }
                 }
             }
-            let attended = matvec(&wo, &context, None);
+            let mut attended = matvec(&wo, &context, None);
+            if gemma {
+                attended = rms_norm(
+                    &attended,
+                    &norm_weight(&format!("{p}.post_attention_layernorm.weight")),
+                    eps,
+                );
+            }
             x.iter_mut().zip(attended).for_each(|(a, b)| *a += b);
-            let normed = rms_norm(
-                x,
-                &f64s(w, &format!("{p}.post_attention_layernorm.weight")),
-                eps,
-            );
+            let pre_mlp = if gemma {
+                "pre_feedforward_layernorm"
+            } else {
+                "post_attention_layernorm"
+            };
+            let normed = rms_norm(x, &norm_weight(&format!("{p}.{pre_mlp}.weight")), eps);
             let gate = matvec(
                 &f64s(w, &format!("{p}.mlp.gate_proj.weight")),
                 &normed,
@@ -164,22 +279,42 @@ fn reference_logits(config: &LlamaConfig, w: &TestWeights, ids: &[u32]) -> Vec<V
             let activated: Vec<f64> = gate
                 .iter()
                 .zip(&up)
-                .map(|(g, u)| g / (1.0 + (-g).exp()) * u)
+                .map(|(&g, u)| {
+                    let act = if gemma {
+                        gelu_tanh(g)
+                    } else {
+                        g / (1.0 + (-g).exp())
+                    };
+                    act * u
+                })
                 .collect();
-            let down = matvec(
+            let mut down = matvec(
                 &f64s(w, &format!("{p}.mlp.down_proj.weight")),
                 &activated,
                 None,
             );
+            if gemma {
+                down = rms_norm(
+                    &down,
+                    &norm_weight(&format!("{p}.post_feedforward_layernorm.weight")),
+                    eps,
+                );
+            }
             x.iter_mut().zip(down).for_each(|(a, b)| *a += b);
         }
     }
     let head = optional(w, "lm_head.weight")
         .filter(|_| !config.tie_word_embeddings)
         .unwrap_or(embedding);
-    let norm = f64s(w, "model.norm.weight");
+    let norm = norm_weight("model.norm.weight");
     xs.iter()
-        .map(|x| matvec(&head, &rms_norm(x, &norm, eps), None))
+        .map(|x| {
+            let logits = matvec(&head, &rms_norm(x, &norm, eps), None);
+            match config.final_logit_softcapping {
+                Some(cap) => logits.iter().map(|l| (l / cap).tanh() * cap).collect(),
+                None => logits,
+            }
+        })
         .collect()
 }
 
@@ -193,8 +328,8 @@ fn device(backend: Backend) -> Device {
     pollster::block_on(open(backend)).expect("the device opens")
 }
 
-fn load(config: &LlamaConfig, weights: &TestWeights, backend: Backend) -> Llama {
-    Llama::load(config, weights, &device(backend)).expect("the tiny model loads")
+fn load(config: &DecoderConfig, weights: &TestWeights, backend: Backend) -> Decoder {
+    Decoder::load(config, weights, &device(backend)).expect("the tiny model loads")
 }
 
 /// Reads a `[rows, vocab]` tensor as rows.
@@ -204,7 +339,7 @@ fn rows(backend: Backend, logits: Tensor<2>) -> Vec<Vec<f32>> {
     values.chunks(vocab).map(<[f32]>::to_vec).collect()
 }
 
-fn forward_rows(model: &Llama, cache: &mut KvCache, ids: &[u32], at: LogitsAt) -> Vec<Vec<f32>> {
+fn forward_rows(model: &Decoder, cache: &mut KvCache, ids: &[u32], at: LogitsAt) -> Vec<Vec<f32>> {
     rows(
         Backend::Cpu,
         model
@@ -229,7 +364,7 @@ fn assert_close<A: Copy + Into<f64>, B: Copy + Into<f64>>(a: &[Vec<A>], b: &[Vec
     assert!(diff < TOLERANCE, "{what}: max abs diff {diff}");
 }
 
-fn assert_matches_reference(config: &LlamaConfig, seed: u64) {
+fn assert_matches_reference(config: &DecoderConfig, seed: u64) {
     let weights = TestWeights::random(config, seed);
     let model = load(config, &weights, Backend::Cpu);
     let logits = forward_rows(&model, &mut model.new_cache(), &PROMPT, LogitsAt::All);
@@ -259,6 +394,77 @@ fn qwen2_with_biases_matches_the_host_reference() {
     assert_matches_reference(&tiny_config("qwen2", "halves", true), 3);
 }
 
+/// The tiny shape with a different family's fields added (`extra`: JSON members).
+fn family_config(model_type: &str, extra: &str) -> DecoderConfig {
+    let json = format!(
+        r#"{{"model_type": "{model_type}", "vocab_size": 97, "hidden_size": 64,
+             "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
+             "num_key_value_heads": 2, "rope_theta": 500.0, "rms_norm_eps": 1e-5,
+             "max_position_embeddings": 40, "tie_word_embeddings": true{extra}}}"#
+    );
+    DecoderConfig::from_json(json.as_bytes()).expect("the tiny config is valid")
+}
+
+/// Gemma 3 with a window of 4 (shorter than the prompt), layer 0 sliding and layer 1 global
+/// (pattern 2), a local base unlike the global one, a query scalar unlike the head width.
+fn tiny_gemma3() -> DecoderConfig {
+    family_config(
+        "gemma3_text",
+        r#", "head_dim": 24, "sliding_window": 4, "sliding_window_pattern": 2,
+            "rope_local_base_freq": 10.0, "query_pre_attn_scalar": 20,
+            "hidden_activation": "gelu_pytorch_tanh""#,
+    )
+}
+
+#[test]
+fn qwen3_with_qk_norm_matches_the_host_reference() {
+    assert_matches_reference(&family_config("qwen3", r#", "head_dim": 24"#), 4);
+}
+
+#[test]
+fn gemma3_matches_the_host_reference() {
+    let config = tiny_gemma3();
+    assert_eq!(
+        config.norm_weight_offset, 1.0,
+        "Gemma's norms scale by 1 + w"
+    );
+    assert_matches_reference(&config, 7);
+}
+
+#[test]
+fn gemma2_with_soft_caps_matches_the_host_reference() {
+    // Caps small enough that tanh bends the scores and logits seen here.
+    assert_matches_reference(
+        &family_config(
+            "gemma2",
+            r#", "sliding_window": 3, "attn_logit_softcapping": 2.0,
+                "final_logit_softcapping": 3.0, "query_pre_attn_scalar": 16"#,
+        ),
+        8,
+    );
+}
+
+#[test]
+fn llama3_rope_scaling_matches_the_host_reference() {
+    // Wavelengths of this head span 6 to 1,440 positions: with an original context of 64,
+    // some frequencies are kept, some divided by 8 and some interpolated.
+    assert_matches_reference(
+        &family_config(
+            "llama",
+            r#", "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                "high_freq_factor": 4.0, "original_max_position_embeddings": 64}"#,
+        ),
+        9,
+    );
+    assert_matches_reference(
+        &family_config(
+            "llama",
+            r#", "rope_scaling": {"type": "linear", "factor": 3.0}"#,
+        ),
+        10,
+    );
+}
+
 /// llama.cpp's `convert_hf_to_gguf.py` permutes Llama's q/k rows
 /// (`reshape(heads, 2, d/2, in).swapaxes(1, 2)`); the interleaved layout must undo it exactly.
 #[test]
@@ -284,7 +490,7 @@ fn interleaved_layout_undoes_llama_cpp_permutation() {
             gguf.0.insert(name, (shape.clone(), permuted));
         }
     }
-    let interleaved = LlamaConfig {
+    let interleaved = DecoderConfig {
         rope_layout: RopeLayout::Interleaved,
         ..halves.clone()
     };
@@ -332,7 +538,7 @@ fn quantize(dtype: GgmlType, values: &[f32]) -> Vec<u8> {
 }
 
 /// Test weights whose matrices are stored quantized, as a GGUF file would hold them: `tensor`
-/// gives the dequantized values, `quantized` the blocks.
+/// gives the dequantized values, `stored` the blocks.
 struct QuantizedTestWeights {
     values: TestWeights,
     blocks: std::collections::BTreeMap<String, (GgmlType, usize, usize, Vec<u8>)>,
@@ -356,7 +562,7 @@ impl QuantizedTestWeights {
 }
 
 impl WeightSource for QuantizedTestWeights {
-    fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>), ModelError> {
+    fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>), WeightError> {
         self.values.tensor(name)
     }
 
@@ -364,45 +570,72 @@ impl WeightSource for QuantizedTestWeights {
         self.values.has(name)
     }
 
-    fn quantized(&self, name: &str) -> Option<QuantizedRows> {
+    fn stored(&self, name: &str) -> Option<StoredTensor<'_>> {
         let (dtype, rows, cols, bytes) = self.blocks.get(name)?;
-        QuantizedRows::from_gguf(*dtype, *rows, *cols, bytes)
+        Some(StoredTensor {
+            dtype: *dtype,
+            rows: *rows,
+            cols: *cols,
+            bytes,
+        })
     }
 }
 
-/// On the CPU, decode steps multiply the quantized rows directly: token by token, the logits
-/// equal the all-f32 model's and the host reference's on the same (dequantized) weights, for
-/// every layout the loader handles (interleaved q/k rows, tied and untied heads, Qwen2's q/k/v
-/// biases).
+/// A GGUF file's quantized matrices are multiplied as stored: on the CPU, decode steps read the
+/// quantized rows; on wgpu, every matrix and the embedding stay as blocks on the device, read by
+/// our kernels (one-row products, and dequantized scratch in prefill). Token by token and in one
+/// prefill, the logits equal the host reference's on the same (dequantized) weights — and on the
+/// CPU the all-f32 model's — for every layout the loader handles (interleaved q/k rows, tied and
+/// untied heads, Qwen2's q/k/v biases, Gemma 3).
 #[test]
-fn quantized_rows_decode_like_the_f32_weights() {
+fn quantized_weights_decode_like_the_f32_weights() {
     let cases = [
         (tiny_config("llama", "halves", false), GgmlType::Q4_1),
         (tiny_config("llama", "interleaved", true), GgmlType::Q8_0),
         (tiny_config("qwen2", "halves", true), GgmlType::Q4_1),
+        (tiny_gemma3(), GgmlType::Q8_0),
     ];
     for (seed, (config, dtype)) in cases.into_iter().enumerate() {
         let weights =
             QuantizedTestWeights::new(&TestWeights::random(&config, 11 + seed as u64), dtype);
-        let model = Llama::load(&config, &weights, &device(Backend::Cpu)).expect("it loads");
-        assert!(model.has_quantized_rows(), "{dtype:?}: quantized rows kept");
-        let f32_model = model.clone().without_quantized_rows();
-        let stepped = decode_one_by_one(Backend::Cpu, &model, &PROMPT);
-        let what = format!("{:?} {dtype:?}", config.architecture);
-        assert_close(
-            &stepped,
-            &decode_one_by_one(Backend::Cpu, &f32_model, &PROMPT),
-            &format!("{what}: quantized against f32 steps"),
-        );
-        assert_close(
-            &stepped,
-            &reference_logits(&config, &weights.values, &PROMPT),
-            &format!("{what}: quantized steps against the host reference"),
-        );
+        let expected = reference_logits(&config, &weights.values, &PROMPT);
+        for backend in Backend::ALL {
+            let what = format!("{:?} {dtype:?} on {backend}", config.architecture);
+            let model = Decoder::load(&config, &weights, &device(backend)).expect("it loads");
+            match backend {
+                Backend::Cpu => assert!(model.has_quantized_rows(), "{what}: rows kept"),
+                Backend::Wgpu => assert!(model.has_device_blocks(), "{what}: blocks kept"),
+            }
+            let stepped = decode_one_by_one(backend, &model, &PROMPT);
+            assert_close(
+                &stepped,
+                &expected,
+                &format!("{what}: steps against the reference"),
+            );
+            let prefill = rows(
+                backend,
+                model
+                    .forward(&PROMPT, &mut model.new_cache(), LogitsAt::All)
+                    .expect("the prefill runs"),
+            );
+            assert_close(
+                &prefill,
+                &expected,
+                &format!("{what}: prefill against the reference"),
+            );
+            if backend == Backend::Cpu {
+                let f32_model = model.clone().without_quantized_rows();
+                assert_close(
+                    &stepped,
+                    &decode_one_by_one(Backend::Cpu, &f32_model, &PROMPT),
+                    &format!("{what}: quantized against f32 steps"),
+                );
+            }
+        }
     }
 }
 
-fn tiny_model() -> (LlamaConfig, TestWeights, Llama) {
+fn tiny_model() -> (DecoderConfig, TestWeights, Decoder) {
     let config = tiny_config("llama", "interleaved", false);
     let weights = TestWeights::random(&config, 5);
     let model = load(&config, &weights, Backend::Cpu);
@@ -410,7 +643,7 @@ fn tiny_model() -> (LlamaConfig, TestWeights, Llama) {
 }
 
 /// Runs `ids` one token at a time through the cache and collects each position's logits.
-fn decode_one_by_one(backend: Backend, model: &Llama, ids: &[u32]) -> Vec<Vec<f32>> {
+fn decode_one_by_one(backend: Backend, model: &Decoder, ids: &[u32]) -> Vec<Vec<f32>> {
     let mut cache = model.new_cache();
     ids.iter()
         .flat_map(|&id| {
@@ -508,14 +741,14 @@ impl Generation<'_> {
         }
     }
 
-    fn run(&self, model: &Llama, prompt: &[u32]) -> Completion {
+    fn run(&self, model: &Decoder, prompt: &[u32]) -> Completion {
         self.run_with(model, prompt, &mut |_| Control::Continue)
             .expect("generation runs")
     }
 
     fn run_with(
         &self,
-        model: &Llama,
+        model: &Decoder,
         prompt: &[u32],
         on_token: &mut dyn FnMut(u32) -> Control,
     ) -> Result<Completion, ModelError> {
@@ -531,7 +764,7 @@ impl Generation<'_> {
 
 /// The greedy continuation of `ids` by the host reference, with each token's log-probability.
 fn reference_greedy(
-    config: &LlamaConfig,
+    config: &DecoderConfig,
     weights: &TestWeights,
     ids: &[u32],
     n: usize,
@@ -727,45 +960,45 @@ fn prompt_logprobs_and_loglikelihood_match_the_reference() {
 #[test]
 fn bad_configs_are_errors() {
     let base = tiny_config("llama", "halves", false);
-    let cases: [(&str, LlamaConfig); 6] = [
+    let cases: [(&str, DecoderConfig); 6] = [
         (
             "hidden_size",
-            LlamaConfig {
+            DecoderConfig {
                 hidden_size: 0,
                 ..base.clone()
             },
         ),
         (
             "num_key_value_heads",
-            LlamaConfig {
+            DecoderConfig {
                 num_key_value_heads: Some(3),
                 ..base.clone()
             },
         ),
         (
             "num_attention_heads",
-            LlamaConfig {
+            DecoderConfig {
                 num_attention_heads: 5,
                 ..base.clone()
             },
         ),
         (
             "head_dim",
-            LlamaConfig {
+            DecoderConfig {
                 head_dim: Some(15),
                 ..base.clone()
             },
         ),
         (
             "rms_norm_eps",
-            LlamaConfig {
+            DecoderConfig {
                 rms_norm_eps: -1.0,
                 ..base.clone()
             },
         ),
         (
             "mlp_bias",
-            LlamaConfig {
+            DecoderConfig {
                 mlp_bias: true,
                 ..base.clone()
             },
@@ -773,18 +1006,18 @@ fn bad_configs_are_errors() {
     ];
     let weights = TestWeights::random(&base, 6);
     for (field, config) in cases {
-        let error = Llama::load(&config, &weights, &device(Backend::Cpu)).err();
+        let error = Decoder::load(&config, &weights, &device(Backend::Cpu)).err();
         assert!(
             matches!(error, Some(ModelError::Config { field: f, .. }) if f == field),
             "{field}: {error:?}"
         );
     }
-    let missing = LlamaConfig::from_json(br#"{"vocab_size": 10}"#).err();
+    let missing = DecoderConfig::from_json(br#"{"vocab_size": 10}"#).err();
     assert!(
         matches!(missing, Some(ModelError::ConfigJson(_))),
         "{missing:?}"
     );
-    let unknown = LlamaConfig::from_json(
+    let unknown = DecoderConfig::from_json(
         br#"{"model_type": "gpt2", "vocab_size": 8, "hidden_size": 8, "intermediate_size": 8,
              "num_hidden_layers": 1, "num_attention_heads": 2}"#,
     );
@@ -799,20 +1032,20 @@ fn bad_weights_are_errors() {
     let name = "model.layers.1.mlp.up_proj.weight";
     let (_, values) = weights.0[name].clone();
     weights.0.insert(name.into(), (vec![64, 96], values));
-    let error = Llama::load(&config, &weights, &device).expect_err("a shape error");
+    let error = Decoder::load(&config, &weights, &device).expect_err("a shape error");
     assert_eq!(
         error.to_string(),
         "weight `model.layers.1.mlp.up_proj.weight` has shape [64, 96], the config expects [96, 64]"
     );
     weights.0.remove(name);
     assert!(matches!(
-        Llama::load(&config, &weights, &device),
+        Decoder::load(&config, &weights, &device),
         Err(ModelError::MissingWeight { name: n }) if n == name
     ));
     // Qwen2 needs biases the Llama weights lack.
     let qwen = tiny_config("qwen2", "halves", false);
     assert!(matches!(
-        Llama::load(&qwen, &TestWeights::random(&config, 7), &device),
+        Decoder::load(&qwen, &TestWeights::random(&config, 7), &device),
         Err(ModelError::MissingWeight { name }) if name == "model.layers.0.self_attn.q_proj.bias"
     ));
 }
@@ -877,6 +1110,32 @@ fn bad_inputs_are_errors() {
         pollster::block_on(loglikelihood(&model, Backend::Cpu, &[], &[1])),
         Err(ModelError::EmptyInput { what: "context" })
     ));
+}
+
+/// Sliding windows, two rotary kinds and Gemma's norms on wgpu, step by step through the cache
+/// and in one prefill, against the host reference.
+#[test]
+fn wgpu_gemma3_matches_the_host_reference() {
+    let config = tiny_gemma3();
+    let weights = TestWeights::random(&config, 12);
+    let expected = reference_logits(&config, &weights, &PROMPT);
+    let model = load(&config, &weights, Backend::Wgpu);
+    assert_close(
+        &decode_one_by_one(Backend::Wgpu, &model, &PROMPT),
+        &expected,
+        "wgpu steps against the host reference",
+    );
+    let prefill = rows(
+        Backend::Wgpu,
+        model
+            .forward(&PROMPT, &mut model.new_cache(), LogitsAt::All)
+            .expect("wgpu runs"),
+    );
+    assert_close(
+        &prefill,
+        &expected,
+        "wgpu prefill against the host reference",
+    );
 }
 
 /// The wgpu backend (Mesa's lavapipe on machines without a GPU) computes the same logits

@@ -9,12 +9,19 @@ use std::sync::LazyLock;
 use clue_wasm::loader::gguf;
 use clue_wasm::loader::tokenizer::Tokenizer;
 use clue_wasm::model::{
-    Backend, Control, GenerateSettings, GgufWeights, Llama, LogitsAt, StopRule, config_from_gguf,
-    generate, open, prompt_logprobs, read_f32,
+    Backend, Control, Decoder, GenerateSettings, LogitsAt, StopRule, decoder_from_gguf, generate,
+    open, prompt_logprobs, read_f32,
 };
 use clue_wasm::tasks::Sampling;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+
+#[path = "common/llama_cpp.rs"]
+mod llama_cpp;
+
+use llama_cpp::{
+    LogprobGap, NEAR_TIE, common_prefix, greedy_tokens_required, top1, top1_agreement,
+};
 
 const GOLDEN: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -34,9 +41,6 @@ const MAX_MEAN_LOGPROB_DIFF: f64 = 0.10;
 const MIN_TOP1_AGREEMENT: f64 = 0.95;
 /// Greedy tokens that must agree, unless llama.cpp nearly tied earlier (below).
 const GREEDY_AGREEMENT: usize = 8;
-/// A top-1/top-2 logit margin of llama.cpp below this is a near tie that its 8-bit rounding may
-/// break either way.
-const NEAR_TIE: f64 = 0.1;
 /// Largest mean and largest single difference from the float64 model's prompt log-probs: what
 /// f32 arithmetic leaves (measured: mean 2e-4, largest 3.5e-4 nats).
 const MAX_MEAN_F64_DIFF: f64 = 1e-3;
@@ -84,7 +88,7 @@ static GOLDEN_FILE: LazyLock<Golden> = LazyLock::new(|| {
 /// The model and its tokenizer on one backend.
 struct Loaded {
     tokenizer: Tokenizer,
-    model: Llama,
+    model: Decoder,
     backend: Backend,
 }
 
@@ -105,11 +109,10 @@ fn load(backend: Backend) -> Loaded {
     );
     let file = gguf::parse(&bytes).unwrap_or_else(|error| panic!("{MODEL}: {error}"));
     let tokenizer = Tokenizer::from_gguf(&file).unwrap_or_else(|error| panic!("{MODEL}: {error}"));
-    let config = config_from_gguf(&file).unwrap_or_else(|error| panic!("{MODEL}: {error}"));
     let device = pollster::block_on(open(backend))
         .unwrap_or_else(|error| panic!("the {backend} device: {error}"));
-    let model = Llama::load(&config, &GgufWeights::new(&file), &device)
-        .unwrap_or_else(|error| panic!("{MODEL}: {error}"));
+    let model =
+        decoder_from_gguf(&file, &device).unwrap_or_else(|error| panic!("{MODEL}: {error}"));
     Loaded {
         tokenizer,
         model,
@@ -150,92 +153,14 @@ fn greedy(loaded: &Loaded, ids: &[u32], max_new_tokens: usize) -> Vec<u32> {
     completion.ids
 }
 
-/// The most likely id of each row of logits `[positions, vocab]`, the lowest among equals.
-fn top1(logits: &[f32], vocab_size: usize) -> Vec<u32> {
-    logits
-        .chunks_exact(vocab_size)
-        .map(|row| {
-            let mut best = 0;
-            for (id, &logit) in row.iter().enumerate() {
-                if logit > row[best] {
-                    best = id;
-                }
-            }
-            best as u32
-        })
-        .collect()
-}
-
-/// How many leading greedy tokens must agree: [`GREEDY_AGREEMENT`], or up to the first step
-/// where llama.cpp's own choice was a near tie (that step may go either way).
-fn greedy_tokens_required(margins: &[f64]) -> usize {
-    margins
-        .iter()
-        .take(GREEDY_AGREEMENT)
-        .position(|&margin| margin < NEAR_TIE)
-        .unwrap_or(GREEDY_AGREEMENT)
-}
-
-fn common_prefix(a: &[u32], b: &[u32]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
-}
-
-/// How far our prompt log-probs are from a reference's.
-struct LogprobGap {
-    mean: f64,
-    largest: f64,
-    /// The position of the largest difference.
-    at: usize,
-}
-
-impl LogprobGap {
-    /// `ours[k]` and `theirs[k]` are both the log-prob of position `k + 1`.
-    fn new(ours: &[f64], theirs: &[f64]) -> LogprobGap {
-        assert_eq!(ours.len(), theirs.len(), "log-probs of different prompts");
-        let diffs: Vec<f64> = ours
-            .iter()
-            .zip(theirs)
-            .map(|(a, b)| (a - b).abs())
-            .collect();
-        let (index, largest) = diffs
-            .iter()
-            .copied()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .expect("every prompt has two ids or more");
-        LogprobGap {
-            mean: diffs.iter().sum::<f64>() / diffs.len() as f64,
-            largest,
-            at: index + 1,
-        }
-    }
-
-    fn report(&self) -> String {
-        format!(
-            "mean |Δ log-prob| {:.5} nats (largest {:.5} at position {})",
-            self.mean, self.largest, self.at
-        )
-    }
-}
-
-/// At how many of the positions where the reference's top-1 leads by at least `decisive` our
-/// top-1 is the same: `(agreeing, counted)`.
-fn top1_agreement(ours: &[u32], theirs: &[u32], margins: &[f64], decisive: f64) -> (usize, usize) {
-    assert_eq!(ours.len(), theirs.len(), "top-1 of different prompts");
-    let counted = || {
-        ours.iter()
-            .zip(theirs)
-            .zip(margins)
-            .filter(move |&(_, &margin)| margin >= decisive)
-    };
-    let agreeing = counted().filter(|((a, b), _)| a == b).count();
-    (agreeing, counted().count())
-}
-
 /// Checks one golden prompt on the CPU against every criterion, printing what it measured.
 fn check_prompt(name: &str) {
+    check_prompt_on(name, &CPU);
+}
+
+/// Checks one golden prompt on `loaded`'s backend against every criterion.
+fn check_prompt_on(name: &str, loaded: &Loaded) {
     let golden = golden(name);
-    let loaded = &*CPU;
 
     let ids = loaded
         .tokenizer
@@ -276,7 +201,7 @@ fn check_prompt(name: &str) {
 
     let ours_greedy = greedy(loaded, &ids, GOLDEN_FILE.settings.greedy_tokens);
     let agreed = common_prefix(&ours_greedy, &golden.greedy_ids);
-    let required = greedy_tokens_required(&golden.greedy_margin);
+    let required = greedy_tokens_required(&golden.greedy_margin, GREEDY_AGREEMENT);
 
     let report = format!(
         "{name} ({positions} ids, equal to llama.cpp's)\n  \
@@ -359,13 +284,34 @@ fn near_ties_are_left_out_of_the_top1_agreement() {
 
 #[test]
 fn near_ties_shorten_the_required_greedy_agreement() {
-    assert_eq!(greedy_tokens_required(&[1.0; 16]), GREEDY_AGREEMENT);
-    assert_eq!(greedy_tokens_required(&[1.0, 0.5, 0.05, 1.0]), 2);
-    assert_eq!(greedy_tokens_required(&[0.01, 1.0]), 0);
+    assert_eq!(
+        greedy_tokens_required(&[1.0; 16], GREEDY_AGREEMENT),
+        GREEDY_AGREEMENT
+    );
+    assert_eq!(
+        greedy_tokens_required(&[1.0, 0.5, 0.05, 1.0], GREEDY_AGREEMENT),
+        2
+    );
+    assert_eq!(greedy_tokens_required(&[0.01, 1.0], GREEDY_AGREEMENT), 0);
     let late_tie: Vec<f64> = (0..16)
         .map(|step| if step == 9 { 0.0 } else { 1.0 })
         .collect();
-    assert_eq!(greedy_tokens_required(&late_tie), GREEDY_AGREEMENT);
+    assert_eq!(
+        greedy_tokens_required(&late_tie, GREEDY_AGREEMENT),
+        GREEDY_AGREEMENT
+    );
+}
+
+/// On wgpu the model's matrices stay as the file's Q4_1/Q8_0 blocks, read by our kernels:
+/// the same bounds against llama.cpp and the float64 model hold there.
+#[test]
+fn wgpu_numbers_prompt_matches_llama_cpp() {
+    let wgpu = load(Backend::Wgpu);
+    assert!(
+        wgpu.model.has_device_blocks(),
+        "the blocks stay on the device"
+    );
+    check_prompt_on("numbers", &wgpu);
 }
 
 /// The wgpu backend (Mesa's lavapipe on machines without a GPU) chooses the same greedy tokens
@@ -385,7 +331,7 @@ fn wgpu_greedy_chat_matches_cpu() {
 }
 
 /// The last position's logits after running `ids` on top of `cache`.
-fn last_logits(model: &Llama, cache: &mut clue_wasm::model::KvCache, ids: &[u32]) -> Vec<f32> {
+fn last_logits(model: &Decoder, cache: &mut clue_wasm::model::KvCache, ids: &[u32]) -> Vec<f32> {
     let logits = model
         .forward(ids, cache, LogitsAt::Last)
         .expect("the forward pass runs");

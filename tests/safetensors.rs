@@ -4,10 +4,11 @@
 
 use std::collections::HashMap;
 
+use clue_wasm::loader::safetensors::{INDEX_FILE, SafetensorsError, SafetensorsWeights};
+use clue_wasm::loader::weights::{WeightError, WeightSource};
 use clue_wasm::loader::{gguf, tokenizer::Tokenizer};
 use clue_wasm::model::{
-    Backend, INDEX_FILE, Llama, LlamaConfig, LoadError, LoadedModel, LogitsAt, ModelError,
-    SafetensorsError, SafetensorsWeights, WeightSource, open, read_f32,
+    Backend, Decoder, DecoderConfig, LoadError, LoadedModel, LogitsAt, open, read_f32,
 };
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, serialize};
@@ -91,8 +92,8 @@ impl Checkpoint for Weights {
     }
 }
 
-fn config(model_type: &str) -> LlamaConfig {
-    LlamaConfig::from_json(tiny_config(model_type, 97).as_bytes()).expect("the tiny config")
+fn config(model_type: &str) -> DecoderConfig {
+    DecoderConfig::from_json(tiny_config(model_type, 97).as_bytes()).expect("the tiny config")
 }
 
 fn device() -> burn::tensor::Device {
@@ -100,15 +101,15 @@ fn device() -> burn::tensor::Device {
 }
 
 /// The logits of every position of `PROMPT`.
-fn logits(model: &Llama) -> Vec<f32> {
+fn logits(model: &Decoder) -> Vec<f32> {
     let logits = model
         .forward(&PROMPT, &mut model.new_cache(), LogitsAt::All)
         .expect("the forward pass runs");
     pollster::block_on(read_f32(Backend::Cpu, logits)).expect("the logits read back")
 }
 
-fn load(config: &LlamaConfig, weights: &dyn WeightSource) -> Vec<f32> {
-    logits(&Llama::load(config, weights, &device()).expect("the model loads"))
+fn load(config: &DecoderConfig, weights: &dyn WeightSource) -> Vec<f32> {
+    logits(&Decoder::load(config, weights, &device()).expect("the model loads"))
 }
 
 /// Two shards split by layer, and the index that maps every tensor to its shard.
@@ -234,7 +235,7 @@ fn a_model_directory_loads_config_tokenizer_and_sharded_weights() {
         Tokenizer::from_gguf(&gguf::parse(&bytes).expect("parses")).expect("a tokenizer");
     let tokenizer_json = gguf_tokenizer.to_tokenizer_json().expect("exports");
     let config_json = tiny_config("qwen2", gguf_tokenizer.vocab_size());
-    let config = LlamaConfig::from_json(config_json.as_bytes()).expect("the config");
+    let config = DecoderConfig::from_json(config_json.as_bytes()).expect("the config");
     let weights = Weights::random(&config, 14);
     let files = directory(&weights, &config_json, &tokenizer_json);
 
@@ -332,7 +333,7 @@ fn an_unsupported_dtype_is_an_error_naming_tensor_file_and_dtype() {
     );
     assert!(matches!(
         file.tensor("lm_head.weight"),
-        Err(ModelError::MissingWeight { .. })
+        Err(WeightError::Missing { .. })
     ));
 }
 

@@ -5,7 +5,9 @@
 // cache makes every sample that had finished come back without generating again.
 import { byId, element } from './dom.js';
 import { bertPicker } from './bert-picker.js';
-import { chosenModel, DEFAULT_MODEL_URL, loadingText, megabytes } from './models.js';
+import {
+  chosenModel, DEFAULT_MODEL_URL, describeNeeds, fillKnownModels, knownModel, loadingText, megabytes, size,
+} from './models.js';
 import { TASKS, download, metricName, percent, renderResults, taskName } from './results.js';
 import { deleteRun, getRun, putRun } from './store.js';
 
@@ -215,10 +217,17 @@ export function setupEvaluate(hub) {
   const describeChoice = () => {
     const source = form.querySelector('input[name="model-source"]:checked').value;
     const file = byId('model-file').files[0];
+    const known = knownModel(byId('model-known').value);
     if (source === 'file' && file) modelInfo.textContent = `${file.name}: ${megabytes(file.size)}, read here, never uploaded.`;
     else if (source === 'default') modelInfo.textContent = `${DEFAULT_MODEL_URL.split('/').pop()}, served with this page.`;
+    else if (source === 'known' && known) modelInfo.textContent = describeNeeds(known);
     else modelInfo.textContent = '';
   };
+  fillKnownModels(byId('model-known')).then(describeChoice, (e) => { modelInfo.textContent = `The model list could not be read: ${e}`; });
+  byId('model-known').addEventListener('change', () => {
+    form.querySelector('input[name="model-source"][value="known"]').checked = true;
+    describeChoice();
+  });
   for (const input of form.querySelectorAll('input[name="model-source"]')) input.addEventListener('change', describeChoice);
   byId('model-file').addEventListener('change', () => {
     form.querySelector('input[name="model-source"][value="file"]').checked = true;
@@ -267,7 +276,15 @@ export function setupEvaluate(hub) {
   hub.on('model-loaded', (message) => {
     if (message.job !== 'eval') return;
     modelBar.hidden = true;
-    modelInfo.textContent = `${message.name}: ${megabytes(message.bytes)}, loaded in ${(message.load_ms / 1000).toFixed(1)} s.`;
+    modelInfo.textContent = `${message.name}: ${megabytes(message.bytes)}, loaded in ${(message.load_ms / 1000).toFixed(1)} s; ` +
+      `weights ${size(message.weights_bytes)} on ${message.backend} (${(message.weights_bytes / message.tensor_bytes).toFixed(2)}× the file's tensors).`;
+  });
+  hub.on('model-needs', (message) => {
+    if (message.job !== 'eval') return;
+    const n = message.needs;
+    modelInfo.textContent = `${message.name} (${n.architecture}, ${(n.parameters / 1e9).toFixed(2)}B parameters) needs ` +
+      `${size(message.backend === 'cpu' ? n.cpu_weight_bytes : n.gpu_weight_bytes)} for its weights on ${message.backend} ` +
+      `and ${megabytes(1000 * n.kv_bytes_per_position)} of KV cache per 1,000 positions.`;
   });
 
   // ---- BERTScore model -----------------------------------------------------------------------------
@@ -317,8 +334,8 @@ export function setupEvaluate(hub) {
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const source = form.querySelector('input[name="model-source"]:checked').value;
-    const choice = chosenModel(form, 'model-source', byId('model-url'), byId('model-file'));
-    if (choice.error) return refuse(choice.error, byId(source === 'url' ? 'model-url' : 'model-file'));
+    const choice = chosenModel(form, 'model-source', byId('model-url'), byId('model-file'), byId('model-known'));
+    if (choice.error) return refuse(choice.error, byId({ url: 'model-url', known: 'model-known' }[source] || 'model-file'));
     const tasks = TASKS.filter((t) => byId(`task-${t.id}`).checked);
     if (!tasks.length) return refuse('Choose at least one task.', byId(`task-${TASKS[0].id}`));
     const datasets = [];
@@ -339,7 +356,7 @@ export function setupEvaluate(hub) {
     start(model, bertChoice.bert, {
       saved_at: new Date().toISOString(),
       source,
-      model: model.file ? { file: { name: model.file.name, size: model.file.size, lastModified: model.file.lastModified } } : { url: model.url },
+      model: model.file ? { file: { name: model.file.name, size: model.file.size, lastModified: model.file.lastModified } } : { url: model.url, known: model.known },
       backend: backendSelect.value,
       datasets,
       options: readOptions(),
@@ -488,6 +505,7 @@ export function setupEvaluate(hub) {
   function restore(saved) {
     form.querySelector(`input[name="model-source"][value="${saved.source}"]`).checked = true;
     if (saved.model.url && saved.source === 'url') byId('model-url').value = saved.model.url;
+    if (saved.model.known && saved.source === 'known') byId('model-known').value = saved.model.known.name;
     backendSelect.value = saved.backend;
     describeBackend();
     const byTask = new Map(saved.datasets.map((d) => [d.task, d]));

@@ -1,6 +1,6 @@
 // The Generate section: one greedy completion of a free prompt, to try a model quickly. The
 // worker does the work; this module only reads the form and shows what comes back.
-import { chosenModel, loadingText, megabytes } from './models.js';
+import { chosenModel, fillKnownModels, loadingText, megabytes, size } from './models.js';
 
 export function setupGenerate(hub) {
   const form = document.getElementById('generate-form');
@@ -8,6 +8,9 @@ export function setupGenerate(hub) {
   const status = document.getElementById('gen-status');
   const output = document.getElementById('gen-output');
   let ready = false;
+  const known = document.getElementById('gen-known');
+  fillKnownModels(known).catch((e) => { status.textContent = `The model list could not be read: ${e}`; });
+  known.addEventListener('change', () => { form.querySelector('input[name="gen-source"][value="known"]').checked = true; });
 
   const finish = (state, text) => {
     status.textContent = text;
@@ -20,7 +23,7 @@ export function setupGenerate(hub) {
     form.dataset.state = 'running';
     output.textContent = '';
     status.textContent = 'Starting…';
-    const choice = chosenModel(form, 'gen-source', document.getElementById('gen-url'), document.getElementById('gen-file'));
+    const choice = chosenModel(form, 'gen-source', document.getElementById('gen-url'), document.getElementById('gen-file'), known);
     if (choice.error) {
       status.textContent = choice.error;
       form.dataset.state = 'error';
@@ -47,7 +50,13 @@ export function setupGenerate(hub) {
   });
   hub.on('model-loaded', (message) => {
     if (message.job !== 'generate') return;
-    status.textContent = `Model loaded (${megabytes(message.bytes)} in ${(message.load_ms / 1000).toFixed(1)} s); generating…`;
+    // What loading took, for the page's memory test and for anyone curious.
+    output.dataset.memory = JSON.stringify({
+      file_bytes: message.bytes, tensor_bytes: message.tensor_bytes, weights_bytes: message.weights_bytes,
+      device_in_use_bytes: message.device_in_use_bytes, wasm_memory_bytes: message.wasm_memory_bytes,
+    });
+    status.textContent = `Model loaded (${megabytes(message.bytes)} in ${(message.load_ms / 1000).toFixed(1)} s; ` +
+      `weights ${size(message.weights_bytes)} on ${message.backend}); generating…`;
   });
   hub.on('generation', (message) => {
     output.textContent = message.completion;

@@ -1,6 +1,7 @@
 // Choosing a model on the page, shared by the Evaluate and Generate forms: the default served
-// with the page, a URL, or a local .gguf file (read in the worker, never uploaded); and the BERT
-// model served for BERTScore (bert-picker.js is the BERT model picker).
+// with the page, a model of the list (known-models.json, the list `clue eval --model NAME` reads
+// too), a URL, or a local .gguf file (read in the worker, never uploaded); and the BERT model
+// served for BERTScore (bert-picker.js is the BERT model picker).
 
 export const DEFAULT_MODEL_URL = '/models/SmolLM2-135M-Instruct.Q4_1.gguf';
 
@@ -27,12 +28,68 @@ export function bertLayerFor(text) {
 
 export const megabytes = (bytes) => `${(bytes / 1e6).toFixed(1)} MB`;
 
+/** Bytes in the unit that reads best. */
+export const size = (bytes) => (bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : megabytes(bytes));
+
+let knownModels = null;
+
+/** The model list (known-models.json), fetched once. */
+export async function loadKnownModels() {
+  if (!knownModels) {
+    const response = await fetch(new URL('known-models.json', import.meta.url));
+    if (!response.ok) throw new Error(`known-models.json: HTTP ${response.status}`);
+    knownModels = (await response.json()).models;
+  }
+  return knownModels;
+}
+
+/** The listed model called `name`. */
+export const knownModel = (name) => (knownModels || []).find((m) => m.name === name);
+
 /**
- * The model a form's radio group `sourceName` picks: `{model: {url}}` or `{model: {file}}`, or
- * `{error}` saying what is missing.
+ * Fills a <select> with the model list: each option names the model, its quantization, size and
+ * licence, and says where a gated model must be chosen as a local file.
  */
-export function chosenModel(form, sourceName, urlInput, fileInput) {
+export async function fillKnownModels(select) {
+  const models = await loadKnownModels();
+  select.replaceChildren(...models.filter((m) => !m.default).map((m) => {
+    const option = document.createElement('option');
+    option.value = m.name;
+    const bytes = m.bytes ? size(m.bytes) : 'size unknown';
+    option.textContent = `${m.name} (${m.quantization}, ${bytes}, ${m.licence.split(' (')[0]}${m.gated ? '; gated: local file only' : ''})`;
+    return option;
+  }));
+}
+
+/**
+ * What a listed model needs, as a sentence: the download, the memory of its weights on WebGPU
+ * (the file's blocks) and on the CPU (f32 copies), and its KV cache per 1,000 positions.
+ */
+export function describeNeeds(model) {
+  const parts = [
+    model.bytes ? `${size(model.bytes)} download` : 'size unknown',
+    `on WebGPU ≈ ${model.bytes ? size(model.bytes) : 'the file\'s size'} of weights`,
+    `on the CPU ≈ ${size(4 * model.parameters)} (f32)`,
+    `KV cache ${megabytes(1000 * model.kv_bytes_per_position)} per 1,000 positions`,
+  ];
+  const gated = model.gated ? ` Gated: ${model.source}.` : '';
+  return `${model.name}: ${parts.join('; ')}. Licence: ${model.licence}. From ${model.source}.${gated}`;
+}
+
+/**
+ * The model a form's radio group `sourceName` picks: `{model: {url}}` (with `known`, the list's
+ * entry, for a listed model) or `{model: {file}}`, or `{error}` saying what is missing.
+ */
+export function chosenModel(form, sourceName, urlInput, fileInput, knownSelect) {
   const source = form.querySelector(`input[name="${sourceName}"]:checked`).value;
+  if (source === 'known') {
+    const known = knownModel(knownSelect.value);
+    if (!known) return { error: 'Choose a model of the list first.' };
+    if (known.gated) {
+      return { error: `${known.name} is gated: accept its terms on Hugging Face (${known.url}), download the file and choose it as a local file.` };
+    }
+    return { model: { url: known.url, known: { name: known.name, sha256: known.sha256 } } };
+  }
   if (source === 'url') {
     const url = urlInput.value.trim();
     return url ? { model: { url } } : { error: 'Enter the model\'s URL first.' };

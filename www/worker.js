@@ -30,6 +30,91 @@ async function describeWebGpu() {
 
 const errorText = (e) => String((e && e.message) || e);
 
+/** The adapter's limits, once known (null without WebGPU). */
+let webgpuLimits = null;
+
+/** What WebAssembly's 32-bit memory can address. */
+const WASM_MEMORY = 4 * 2 ** 30;
+/** What loading needs beside the file's bytes in the wasm heap (one part of a matrix, parsing). */
+const LOAD_HEADROOM = 256 * 2 ** 20;
+/** The first bytes asked for to read a model's header; doubled while the header goes on. */
+const HEADER_BYTES = 8 * 2 ** 20;
+
+const gigabytes = (bytes) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+
+/**
+ * Why a model that `needs` this, in a file of `size` bytes, cannot run on `backend` here, or null:
+ * the wasm heap holds the file while it loads (and on the CPU, f32 copies of every weight), and
+ * every GPU buffer must fit the adapter's limits.
+ */
+function refusal(needs, size, backend) {
+  if (backend === 'cpu' && size + needs.cpu_weight_bytes + LOAD_HEADROOM > WASM_MEMORY) {
+    return `on the CPU the page keeps every weight as f32: ${gigabytes(needs.cpu_weight_bytes)} beside the ` +
+      `${gigabytes(size)} file exceeds WebAssembly's 4 GiB. Choose WebGPU, which keeps the file's blocks.`;
+  }
+  if (size + LOAD_HEADROOM > WASM_MEMORY) {
+    return `the ${gigabytes(size)} file and what loading needs beside it exceed WebAssembly's 4 GiB`;
+  }
+  if (backend === 'webgpu' && webgpuLimits) {
+    for (const limit of ['maxStorageBufferBindingSize', 'maxBufferSize']) {
+      if (webgpuLimits[limit] < needs.largest_gpu_buffer) {
+        return `the adapter's ${limit} (${gigabytes(webgpuLimits[limit])}) is below the largest buffer ` +
+          `the model needs (${gigabytes(needs.largest_gpu_buffer)})`;
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * The first bytes of a model and its full size, without downloading it: a range request (a
+ * server that ignores ranges sends the whole file, which then serves as the download).
+ */
+async function headerOf(url, length) {
+  let response;
+  try {
+    response = await fetch(url, { headers: { Range: `bytes=0-${length - 1}` } });
+  } catch (e) {
+    throw new Error(`${url}: ${errorText(e)}`);
+  }
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  const range = response.status === 206 && /\/(\d+)$/.exec(response.headers.get('content-range') || '');
+  return { prefix: bytes, total: range ? Number(range[1]) : bytes.length, whole: !range };
+}
+
+/**
+ * What the model at `url` or in `file` needs, from its header, checked against `backend`; posts
+ * it to the page, throws the refusal. Resolves to the whole file when a server sent it all.
+ */
+async function checkNeeds({ url, file }, backend, job, name) {
+  for (let length = HEADER_BYTES; ; length *= 2) {
+    let header;
+    if (file) {
+      header = { prefix: new Uint8Array(await file.slice(0, length).arrayBuffer()), total: file.size, whole: length >= file.size };
+    } else {
+      const cache = 'caches' in self ? await caches.open('clue-models') : null;
+      if (cache && await cache.match(url)) return null;
+      header = await headerOf(url, length);
+    }
+    let needs;
+    try {
+      needs = clue.inspectModel(name, header.prefix, header.total);
+    } catch (e) {
+      // A header longer than the bytes read: ask for more, up to the whole file.
+      if (!header.whole && header.prefix.length < header.total && /truncated|past the end|remaining bytes/.test(errorText(e))) continue;
+      throw e;
+    }
+    postMessage({ type: 'model-needs', job, name, backend, size: header.total, needs });
+    const why = refusal(needs, header.total, backend);
+    if (why) throw new Error(`${name}: ${why}`);
+    return header.whole ? header.prefix : null;
+  }
+}
+
+/** The module's memory: its size is the largest the wasm heap has been (it never shrinks). */
+let wasmMemory = null;
+
 /** The demo sets by task, kept here so the page never has to send their bytes back. */
 const demo = new Map();
 /** What the results' `run` block names as the adapter, by backend. */
@@ -37,7 +122,7 @@ const adapters = { cpu: 'WebAssembly (CPU)', webgpu: '' };
 
 async function main() {
   try {
-    await init();
+    wasmMemory = (await init()).memory;
   } catch (e) {
     postMessage({ type: 'error', message: `loading the wasm package failed: ${e}` });
     return;
@@ -56,6 +141,7 @@ async function main() {
 
   const webgpu = await describeWebGpu();
   adapters.webgpu = webgpu.name || '';
+  webgpuLimits = webgpu.limits || null;
   postMessage({ type: 'adapter', webgpu });
 
   const backends = [{ name: 'cpu', available: true }, { name: 'webgpu', available: webgpu.available, reason: webgpu.reason }];
@@ -114,16 +200,30 @@ async function fetchModel(url, job, { missingOk = false } = {}) {
   return bytes;
 }
 
-/** A model chosen by URL (fetched, cached) or as a local file (read here, never uploaded). */
-async function loadModel({ url, file }, backend, job) {
+/**
+ * A model chosen by URL (fetched, cached) or as a local file (read here, never uploaded). Its
+ * header is read first and what it needs checked against the backend, so a model that cannot fit
+ * is refused before the download; a listed model (`known`) must have the list's SHA-256.
+ */
+async function loadModel({ url, file, known }, backend, job) {
   const source = file ? `file:${file.name}:${file.size}:${file.lastModified}` : url;
   const key = `${source} ${backend}`;
   if (!models.has(key)) {
     const started = performance.now();
-    const bytes = file ? new Uint8Array(await file.arrayBuffer()) : await fetchModel(url, job);
     const name = file ? file.name : new URL(url, self.location.href).pathname.split('/').pop();
-    models.set(key, await clue.Generator.load(name, bytes, backend));
-    postMessage({ type: 'model-loaded', job, name, backend, bytes: bytes.length, load_ms: performance.now() - started });
+    const whole = await checkNeeds({ url, file }, backend, job, name);
+    const bytes = whole || (file ? new Uint8Array(await file.arrayBuffer()) : await fetchModel(url, job));
+    const generator = await clue.Generator.load(name, bytes, backend);
+    if (known && known.sha256 && generator.sha256 !== known.sha256) {
+      generator.free();
+      throw new Error(`${name}: SHA-256 ${generator.sha256} is not the ${known.name} file of the list (${known.sha256})`);
+    }
+    models.set(key, generator);
+    postMessage({
+      type: 'model-loaded', job, name, backend, bytes: bytes.length, load_ms: performance.now() - started,
+      weights_bytes: generator.weightsBytes, tensor_bytes: generator.tensorBytes,
+      device_in_use_bytes: generator.deviceInUseBytes, wasm_memory_bytes: wasmMemory ? wasmMemory.buffer.byteLength : null,
+    });
   }
   return models.get(key);
 }
@@ -189,8 +289,8 @@ async function loadBert({ url, files, name, layer }, backend) {
   return bertModels.get(key);
 }
 
-async function generate({ url, file, backend, prompt, chat, maxTokens }) {
-  const generator = await loadModel({ url, file }, backend, 'generate');
+async function generate({ url, file, known, backend, prompt, chat, maxTokens }) {
+  const generator = await loadModel({ url, file, known }, backend, 'generate');
   const result = await generator.generate(prompt, chat, maxTokens);
   postMessage({ type: 'generation', backend, ...result });
 }

@@ -443,6 +443,62 @@ fn q6_k(b: &[u8; 210], y: &mut [f32; 256]) {
     }
 }
 
+/// Where the f16 fields of a block sit: the scales (`d`, `dmin`, `m`) that must be finite for
+/// the block to mean anything.
+fn scale_offsets(dtype: GgmlType) -> &'static [usize] {
+    match dtype {
+        GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q8_0 => &[0],
+        GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q4_K | GgmlType::Q5_K => &[0, 2],
+        GgmlType::Q6_K => &[208],
+        _ => &[],
+    }
+}
+
+/// `count` blocks of `dtype` from a seeded generator: random quants, and scales (small positive
+/// `d`, negative `m`) that keep the values finite. For tests and benchmarks of the code that reads
+/// blocks; F16/BF16/F32 get random finite values.
+pub fn sample_blocks(dtype: GgmlType, count: usize, seed: u32) -> Vec<u8> {
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        state
+    };
+    let stored = dtype.block_bytes() as usize;
+    let mut bytes = Vec::with_capacity(count * stored);
+    for _ in 0..count {
+        let mut block: Vec<u8> = (0..stored).map(|_| next() as u8).collect();
+        match dtype {
+            GgmlType::F32 => {
+                let v = (next() % 2001) as f32 / 1000.0 - 1.0;
+                block.copy_from_slice(&v.to_le_bytes());
+            }
+            GgmlType::F16 => {
+                let v = (next() % 2001) as f32 / 1000.0 - 1.0;
+                block.copy_from_slice(&f16::from_f32(v).to_le_bytes());
+            }
+            GgmlType::BF16 => {
+                let v = (next() % 2001) as f32 / 1000.0 - 1.0;
+                block.copy_from_slice(&bf16::from_f32(v).to_le_bytes());
+            }
+            _ => {
+                for (i, &at) in scale_offsets(dtype).iter().enumerate() {
+                    let value = if i == 0 {
+                        (next() % 1000) as f32 / 1.0e5 + 1.0e-4
+                    } else {
+                        // Q4_1/Q5_1's m is added, the K types' dmin subtracted: both signs occur.
+                        -((next() % 1000) as f32) / 1.0e4
+                    };
+                    block[at..at + 2].copy_from_slice(&f16::from_f32(value).to_le_bytes());
+                }
+            }
+        }
+        bytes.extend(block);
+    }
+    bytes
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

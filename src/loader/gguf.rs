@@ -25,6 +25,12 @@ use std::ops::Range;
 pub use super::dequant::GgmlType;
 use super::dequant::{self, DequantError};
 
+mod weights;
+mod write;
+
+pub use weights::GgufWeights;
+pub use write::{TensorToWrite, write};
+
 /// The alignment of the data section when `general.alignment` is absent.
 pub const DEFAULT_ALIGNMENT: u64 = 32;
 /// The largest alignment accepted: `general.alignment` is a u32 in the format.
@@ -654,11 +660,25 @@ fn locate(info: &TensorInfo, alignment: u64, data_len: usize) -> Result<Range<us
 /// metadata (strings, arrays) and tensor infos are allocated, each after its declared length or
 /// count has been checked against the bytes that remain.
 pub fn parse(bytes: &[u8]) -> Result<Gguf<'_>, GgufError> {
-    parse_with_budget(bytes, MAX_METADATA_VALUES)
+    parse_with_budget(bytes, MAX_METADATA_VALUES, None)
 }
 
-/// [`parse`] accepting at most `budget` metadata values.
-fn parse_with_budget(bytes: &[u8], budget: u64) -> Result<Gguf<'_>, GgufError> {
+/// Parses the header (metadata and tensor infos) of a GGUF file of `file_len` bytes from its
+/// first bytes, `prefix`: what a page can learn of a model from a range request before
+/// downloading it. Tensors are checked against `file_len`; reading one whose bytes lie past the
+/// prefix is an error ([`GgufError::TensorPastEnd`]), and so is a prefix that ends inside the
+/// header.
+pub fn parse_header(prefix: &[u8], file_len: u64) -> Result<Gguf<'_>, GgufError> {
+    parse_with_budget(prefix, MAX_METADATA_VALUES, Some(file_len))
+}
+
+/// [`parse`] accepting at most `budget` metadata values, for a file of `file_len` bytes of which
+/// `bytes` are the first (all of it when `None`).
+fn parse_with_budget(
+    bytes: &[u8],
+    budget: u64,
+    file_len: Option<u64>,
+) -> Result<Gguf<'_>, GgufError> {
     let mut reader = Reader {
         bytes,
         pos: 0,
@@ -736,7 +756,9 @@ fn parse_with_budget(bytes: &[u8], budget: u64) -> Result<Gguf<'_>, GgufError> {
     if !alignment.is_power_of_two() || alignment > MAX_ALIGNMENT {
         return Err(GgufError::BadAlignment { alignment });
     }
-    let len = bytes.len() as u64;
+    let len = file_len
+        .unwrap_or(bytes.len() as u64)
+        .max(bytes.len() as u64);
     // The infos end inside the file and the alignment is at most 2^31, so this cannot overflow.
     let data_offset = (reader.pos as u64).next_multiple_of(alignment);
     if data_offset > len && !tensors.is_empty() {
@@ -750,8 +772,9 @@ fn parse_with_budget(bytes: &[u8], budget: u64) -> Result<Gguf<'_>, GgufError> {
         .ok()
         .and_then(|offset| bytes.get(offset..))
         .unwrap_or_default();
+    let data_len = usize::try_from(len.saturating_sub(data_offset)).unwrap_or(usize::MAX);
     for info in &tensors {
-        locate(info, alignment, data.len())?;
+        locate(info, alignment, data_len)?;
     }
     Ok(Gguf {
         version,
@@ -1089,9 +1112,9 @@ mod tests {
         file.extend_from_slice(&0u32.to_le_bytes());
         file.extend_from_slice(&8u64.to_le_bytes());
         file.extend_from_slice(&[7; 8]);
-        assert!(parse_with_budget(&file, 9).is_ok());
+        assert!(parse_with_budget(&file, 9, None).is_ok());
         assert_eq!(
-            parse_with_budget(&file, 8).unwrap_err().to_string(),
+            parse_with_budget(&file, 8, None).unwrap_err().to_string(),
             "the value of metadata key \"k\": more than 8 metadata values; the file is refused \
              rather than loaded"
         );

@@ -9,10 +9,11 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{
-    Backend, Bert, BertConfig, LoadError, ModelError, PYTORCH_FILE, PytorchWeights,
-    SafetensorsWeights, WeightSource, WordPieceSettings, wordpiece_tokenizer,
-};
+use crate::loader::pytorch::{PYTORCH_FILE, PytorchWeights};
+use crate::loader::safetensors::{INDEX_FILE, SafetensorsWeights};
+use crate::loader::tokenizer::{WordPieceSettings, wordpiece_tokenizer};
+use crate::loader::weights::WeightSource;
+use crate::model::{Backend, Bert, BertConfig, LoadError, ModelError};
 
 /// `bert_score`'s batch size: its padding leaks into the matching within a batch of this many
 /// consecutive pairs (see [`BertScoreOptions::reproduce_batch_padding`]).
@@ -296,7 +297,7 @@ impl BertScorer {
             .collect();
         let weights: Box<dyn WeightSource + '_> = if !weight_files.is_empty() {
             Box::new(
-                SafetensorsWeights::new(&weight_files, file(crate::model::INDEX_FILE))
+                SafetensorsWeights::new(&weight_files, file(INDEX_FILE))
                     .map_err(|e| directory_error(e.to_string()))?,
             )
         } else if let Some(bytes) = file(PYTORCH_FILE) {

@@ -6,8 +6,9 @@
 use burn::tensor::{Device, Int, Tensor, TensorData, activation};
 use serde::Deserialize;
 
+use super::decoder::{Linear, ModelError, read_matrix, read_shaped};
 use super::device::{Backend, read_f32};
-use super::llama::{Linear, ModelError, WeightSource, read_matrix, read_shaped};
+use crate::loader::weights::{WeightError, WeightSource};
 
 /// Bytes of one f32.
 const F32_BYTES: usize = 4;
@@ -423,7 +424,7 @@ impl Prefixed<'_> {
 }
 
 impl WeightSource for Prefixed<'_> {
-    fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>), ModelError> {
+    fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>), WeightError> {
         self.inner.tensor(&self.resolve(name))
     }
 

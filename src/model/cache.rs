@@ -7,7 +7,7 @@ use burn::tensor::{Device, Tensor};
 /// Positions the storage holds at first; it doubles from there as the sequence grows.
 const MIN_CAPACITY: usize = 64;
 
-/// The keys and values of one sequence in every layer of one model ([`super::Llama::new_cache`]).
+/// The keys and values of one sequence in every layer of one model ([`super::Decoder::new_cache`]).
 #[derive(Debug, Clone)]
 pub struct KvCache {
     /// One entry per layer once the first chunk has reserved storage; empty before.
@@ -58,6 +58,12 @@ impl KvCache {
     /// Whether no position is cached.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Bytes of device memory the keys and values take now: storage grows with the sequence
+    /// (doubling, at most the model's context), so this is what the context actually used needs.
+    pub fn device_bytes(&self) -> usize {
+        2 * self.layers.len() * self.kv_heads * self.capacity * self.head_dim * 4
     }
 
     /// Forgets every position from `len` on, as [`Vec::truncate`] does (no effect when `len` is

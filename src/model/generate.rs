@@ -5,8 +5,8 @@
 use burn::tensor::{Int, Tensor, TensorData, activation};
 use serde::{Deserialize, Serialize};
 
+use super::decoder::{Decoder, LogitsAt, ModelError};
 use super::device::{Backend, read_f32};
-use super::llama::{Llama, LogitsAt, ModelError};
 use crate::tasks::Sampling;
 
 /// Length and decoding of one generation.
@@ -90,7 +90,7 @@ pub struct Completion {
 /// as it is chosen. The same code runs on every backend: one asynchronous read of the last
 /// position's logits per token, the choice on the host.
 pub async fn generate(
-    model: &Llama,
+    model: &Decoder,
     backend: Backend,
     prompt_ids: &[u32],
     settings: &GenerateSettings,
@@ -152,9 +152,9 @@ pub async fn generate(
 }
 
 /// `log p(token_i | tokens_<i)` for every position of `ids`; the first has no context and gets
-/// `None`. Logits are computed and reduced on the device one [`Llama::logits_window`] at a time.
+/// `None`. Logits are computed and reduced on the device one [`Decoder::logits_window`] at a time.
 pub async fn prompt_logprobs(
-    model: &Llama,
+    model: &Decoder,
     backend: Backend,
     ids: &[u32],
 ) -> Result<Vec<Option<f32>>, ModelError> {
@@ -183,7 +183,7 @@ pub struct LogLikelihood {
 /// Scores `continuation_ids` after `context_ids`; the caller tokenizes and splits the two as
 /// the harness does (context tokens first, a BOS or end-of-text token for an empty context).
 pub async fn loglikelihood(
-    model: &Llama,
+    model: &Decoder,
     backend: Backend,
     context_ids: &[u32],
     continuation_ids: &[u32],
@@ -219,7 +219,7 @@ struct TokenScore {
 /// Scores `ids[first..]` (`first ≥ 1`), each given the ids before it. The first pass prefills
 /// `ids[..first - 1]` without logits; every pass asks for at most one window of logit rows.
 async fn score_tokens(
-    model: &Llama,
+    model: &Decoder,
     backend: Backend,
     ids: &[u32],
     first: usize,

@@ -5,15 +5,16 @@
 use sha2::{Digest, Sha256};
 
 use crate::loader::gguf::{self, GgufError};
+use crate::loader::safetensors::{INDEX_FILE, SafetensorsWeights};
 use crate::loader::tokenizer::{Tokenizer, TokenizerError};
 use crate::prompt::chat_template::{ChatTemplate, Message, Role, SpecialTokens};
 use crate::tasks::{ChatStyle, Sampling};
 
+use super::config::DecoderConfig;
+use super::decoder::{Decoder, ModelError};
 use super::device::{self, Backend, DeviceError};
 use super::generate::{Completion, Control, GenerateSettings, StopRule, generate};
-use super::gguf::{GgufWeights, config_from_gguf};
-use super::llama::{Llama, LlamaConfig, ModelError};
-use super::safetensors::{INDEX_FILE, SafetensorsWeights};
+use super::gguf::decoder_from_gguf;
 
 /// Why a model could not be loaded or prompted; every variant names the model file.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +67,7 @@ pub enum LoadError {
 /// A decoder on a device with its tokenizer.
 pub struct LoadedModel {
     /// The decoder.
-    pub model: Llama,
+    pub model: Decoder,
     /// The tokenizer from the same file.
     pub tokenizer: Tokenizer,
     /// Where the decoder runs.
@@ -75,6 +76,9 @@ pub struct LoadedModel {
     pub file: String,
     /// Size of the model's files in bytes.
     pub size: u64,
+    /// Bytes of the weights as the files store them (a GGUF's tensor data; a directory's
+    /// safetensors), what the device's weights are compared with.
+    pub tensor_bytes: u64,
     /// SHA-256 of the model file (of a directory: of its files' names, lengths and bytes in
     /// name order), lower-case hex; the completion cache is keyed by it.
     pub sha256: String,
@@ -115,16 +119,20 @@ impl LoadedModel {
             file: file.to_owned(),
             source,
         };
-        let config = config_from_gguf(&parsed).map_err(model_error)?;
+        let tensor_bytes = parsed
+            .tensors
+            .iter()
+            .map(|info| info.byte_size().unwrap_or(0))
+            .sum();
         let device = device::open(backend).await?;
-        let model =
-            Llama::load(&config, &GgufWeights::new(&parsed), &device).map_err(model_error)?;
+        let model = decoder_from_gguf(&parsed, &device).map_err(model_error)?;
         Ok(LoadedModel {
             model,
             tokenizer,
             backend,
             file: file.to_owned(),
             size: bytes.len() as u64,
+            tensor_bytes,
             sha256: hex(&Sha256::digest(bytes)),
         })
     }
@@ -160,7 +168,7 @@ impl LoadedModel {
             file: directory.to_owned(),
             source,
         };
-        let config = LlamaConfig::from_json(required("config.json")?).map_err(model_error)?;
+        let config = DecoderConfig::from_json(required("config.json")?).map_err(model_error)?;
         let tokenizer = Tokenizer::from_tokenizer_json(
             required("tokenizer.json")?,
             file("tokenizer_config.json"),
@@ -180,7 +188,7 @@ impl LoadedModel {
         let weights = SafetensorsWeights::new(&shards, file(INDEX_FILE))
             .map_err(|e| directory_error(e.to_string()))?;
         let device = device::open(backend).await?;
-        let model = Llama::load(&config, &weights, &device).map_err(model_error)?;
+        let model = Decoder::load(&config, &weights, &device).map_err(model_error)?;
         let mut files_in_order: Vec<&(String, &[u8])> = named.iter().collect();
         files_in_order.sort_by(|a, b| a.0.cmp(&b.0));
         let mut hasher = Sha256::new();
@@ -196,6 +204,7 @@ impl LoadedModel {
             backend,
             file: directory.to_owned(),
             size: files.iter().map(|(_, bytes)| bytes.len() as u64).sum(),
+            tensor_bytes: shards.iter().map(|(_, bytes)| bytes.len() as u64).sum(),
             sha256: hex(&hasher.finalize()),
         })
     }

@@ -21,6 +21,7 @@ use burn::backend::{Backend, Flex, backend_extension, tensor::FloatTensor};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::loader::dequant::GgmlType;
+use crate::loader::weights::StoredTensor;
 
 /// Values per block in every format here.
 const BLOCK: usize = 32;
@@ -33,22 +34,43 @@ const PARALLEL_WEIGHTS: usize = 1 << 18;
 #[cfg(not(target_arch = "wasm32"))]
 const ROWS_PER_TASK: usize = 64;
 
-/// How a block's quants become values.
+/// How a block's quants become values. Every GGUF type this module reads is converted, once at
+/// load, to one of these forms, keeping the file's exact values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Quants {
     /// 4-bit unsigned quants, two per byte (low nibbles are values 0–15 of the block, high
-    /// nibbles 16–31): `value = q·scale + min` (Q4_1; Q4_0 is `min = −8·scale`).
+    /// nibbles 16–31): `value = q·scale + min` per block of 32 (Q4_1 as stored; Q4_0 with
+    /// `min = −8·scale`; Q4_K's sub-blocks with `scale = d·sc`, `min = −dmin·m`).
     Nibbles,
-    /// 8-bit signed quants: `value = q·scale` (Q8_0).
+    /// 8-bit signed quants: `value = q·scale` per block of 32 (Q8_0; Q5_0 as `q − 16`).
     Bytes,
+    /// 8-bit unsigned quants: `value = q·scale + min` per block of 32 (Q5_1; Q5_K's
+    /// sub-blocks).
+    UnsignedBytes,
+    /// 8-bit signed quants with a scale per 16 values: `value = q·scale` (Q6_K as `q − 32`,
+    /// `scale = d·sc`).
+    Bytes16,
 }
 
 impl Quants {
     fn bytes_per_block(self) -> usize {
         match self {
             Quants::Nibbles => BLOCK / 2,
-            Quants::Bytes => BLOCK,
+            Quants::Bytes | Quants::UnsignedBytes | Quants::Bytes16 => BLOCK,
         }
+    }
+
+    /// Scales per block of 32 values.
+    fn scales_per_block(self) -> usize {
+        match self {
+            Quants::Bytes16 => 2,
+            _ => 1,
+        }
+    }
+
+    /// Whether blocks have a `min` beside their scale.
+    fn has_min(self) -> bool {
+        matches!(self, Quants::Nibbles | Quants::UnsignedBytes)
     }
 }
 
@@ -59,139 +81,85 @@ pub struct QuantizedRows {
     quants: Quants,
     rows: usize,
     cols: usize,
-    /// One per block, row by row.
+    /// [`Quants::scales_per_block`] per block, row by row.
     scales: Vec<f32>,
-    /// One per block for [`Quants::Nibbles`], empty otherwise.
+    /// One per block where [`Quants::has_min`], empty otherwise.
     mins: Vec<f32>,
     /// The quants, [`Quants::bytes_per_block`] bytes per block, row by row.
     data: Vec<u8>,
 }
 
+/// One block of 32 values in the form [`QuantizedRows`] keeps.
+struct Block {
+    scales: [f32; 2],
+    min: f32,
+    /// The quants as the block's [`Quants`] lays them out (16 or 32 bytes used).
+    quants: [u8; BLOCK],
+}
+
 impl QuantizedRows {
-    /// Reads a `[rows, cols]` tensor of GGUF blocks. `None` for the types this module does not
-    /// multiply (the model then uses the f32 weights for every product) and for sizes that do
-    /// not match.
-    pub fn from_gguf(dtype: GgmlType, rows: usize, cols: usize, bytes: &[u8]) -> Option<Self> {
-        let (quants, stored) = match dtype {
-            GgmlType::Q4_0 => (Quants::Nibbles, 2 + 16),
-            GgmlType::Q4_1 => (Quants::Nibbles, 2 + 2 + 16),
-            GgmlType::Q8_0 => (Quants::Bytes, 2 + 32),
+    /// Reads a matrix of GGUF blocks (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K). `None`
+    /// for other types (the model then uses the f32 weights for every product) and for sizes
+    /// that do not match.
+    pub fn from_stored(stored: &StoredTensor<'_>) -> Option<Self> {
+        let StoredTensor {
+            dtype,
+            rows,
+            cols,
+            bytes,
+        } = *stored;
+        let quants = match dtype {
+            GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q4_K => Quants::Nibbles,
+            GgmlType::Q8_0 | GgmlType::Q5_0 => Quants::Bytes,
+            GgmlType::Q5_1 | GgmlType::Q5_K => Quants::UnsignedBytes,
+            GgmlType::Q6_K => Quants::Bytes16,
             _ => return None,
         };
-        if cols == 0 || !cols.is_multiple_of(BLOCK) {
+        let (per_block, stored_bytes) =
+            (dtype.block_values() as usize, dtype.block_bytes() as usize);
+        if cols == 0 || !cols.is_multiple_of(per_block) {
             return None;
         }
-        let blocks = rows.checked_mul(cols / BLOCK)?;
-        if bytes.len() != blocks.checked_mul(stored)? {
+        let blocks = rows.checked_mul(cols / per_block)?;
+        if bytes.len() != blocks.checked_mul(stored_bytes)? {
             return None;
         }
-        let mut scales = Vec::with_capacity(blocks);
-        let mut mins = Vec::new();
-        let mut data = Vec::with_capacity(blocks * quants.bytes_per_block());
-        let half =
-            |at: usize, block: &[u8]| half::f16::from_le_bytes([block[at], block[at + 1]]).to_f32();
-        for block in bytes.chunks_exact(stored) {
-            let scale = half(0, block);
-            scales.push(scale);
-            match dtype {
-                GgmlType::Q4_0 => {
-                    mins.push(-8.0 * scale);
-                    data.extend_from_slice(&block[2..]);
-                }
-                GgmlType::Q4_1 => {
-                    mins.push(half(2, block));
-                    data.extend_from_slice(&block[4..]);
-                }
-                _ => data.extend_from_slice(&block[2..]),
-            }
-        }
-        Some(QuantizedRows {
+        let values = rows * cols;
+        let mut out = QuantizedRows {
             quants,
             rows,
             cols,
-            scales,
-            mins,
-            data,
-        })
+            scales: Vec::with_capacity(values / BLOCK * quants.scales_per_block()),
+            mins: Vec::with_capacity(if quants.has_min() { values / BLOCK } else { 0 }),
+            data: Vec::with_capacity(values / BLOCK * quants.bytes_per_block()),
+        };
+        for block in bytes.chunks_exact(stored_bytes) {
+            for sub in convert(dtype, block) {
+                out.push(sub);
+            }
+        }
+        Some(out)
     }
 
-    /// Output features.
-    pub fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Input features.
-    pub fn cols(&self) -> usize {
-        self.cols
+    fn push(&mut self, block: Block) {
+        let count = self.quants.scales_per_block();
+        self.scales.extend_from_slice(&block.scales[..count]);
+        if self.quants.has_min() {
+            self.mins.push(block.min);
+        }
+        self.data
+            .extend_from_slice(&block.quants[..self.quants.bytes_per_block()]);
     }
 
     fn blocks_per_row(&self) -> usize {
         self.cols / BLOCK
     }
 
-    /// The matrix whose row `i` is this one's row `order[i]` (rows of blocks move whole).
-    pub(super) fn with_rows(&self, order: &[usize]) -> QuantizedRows {
-        let per_row = self.blocks_per_row();
-        let bytes = per_row * self.quants.bytes_per_block();
-        let mut out = QuantizedRows {
-            rows: order.len(),
-            scales: Vec::with_capacity(order.len() * per_row),
-            mins: Vec::new(),
-            data: Vec::with_capacity(order.len() * bytes),
-            ..self.clone_shape()
-        };
-        for &row in order {
-            out.scales
-                .extend_from_slice(&self.scales[row * per_row..][..per_row]);
-            if self.quants == Quants::Nibbles {
-                out.mins
-                    .extend_from_slice(&self.mins[row * per_row..][..per_row]);
-            }
-            out.data
-                .extend_from_slice(&self.data[row * bytes..][..bytes]);
-        }
-        out
-    }
-
-    /// The rows of every part, one after the other (projections that read the same input);
-    /// `None` unless all are stored alike with the same width.
-    pub(super) fn stacked(parts: &[QuantizedRows]) -> Option<QuantizedRows> {
-        let first = parts.first()?;
-        if parts
-            .iter()
-            .any(|p| p.quants != first.quants || p.cols != first.cols)
-        {
-            return None;
-        }
-        Some(QuantizedRows {
-            rows: parts.iter().map(|p| p.rows).sum(),
-            scales: parts
-                .iter()
-                .flat_map(|p| p.scales.iter().copied())
-                .collect(),
-            mins: parts.iter().flat_map(|p| p.mins.iter().copied()).collect(),
-            data: parts.iter().flat_map(|p| p.data.iter().copied()).collect(),
-            ..first.clone_shape()
-        })
-    }
-
-    /// An empty matrix of the same format and width.
-    fn clone_shape(&self) -> QuantizedRows {
-        QuantizedRows {
-            quants: self.quants,
-            rows: 0,
-            cols: self.cols,
-            scales: Vec::new(),
-            mins: Vec::new(),
-            data: Vec::new(),
-        }
-    }
-
     /// `y = W·x` for one input vector (`x.len() == cols`, `y.len() == rows`).
     pub fn multiply(&self, x: &[f32], y: &mut [f32]) {
         assert_eq!(x.len(), self.cols, "input width");
         assert_eq!(y.len(), self.rows, "output height");
-        // Sums of each block of x: the `min` part of a Q4 block is min·Σx.
+        // Sums of each block of x: the `min` part of a block is min·Σx.
         let block_sums: Vec<f32> = x.chunks_exact(BLOCK).map(|b| b.iter().sum()).collect();
         let (blocks, _) = x.as_chunks::<BLOCK>();
         #[cfg(not(target_arch = "wasm32"))]
@@ -228,23 +196,168 @@ impl QuantizedRows {
     #[inline(always)]
     fn rows_into_portable(&self, first: usize, x: &[[f32; BLOCK]], sums: &[f32], out: &mut [f32]) {
         let per_row = self.blocks_per_row();
+        let per_scale = self.quants.scales_per_block();
+        let bytes = self.quants.bytes_per_block();
         for (i, y) in out.iter_mut().enumerate() {
             let blocks = (first + i) * per_row..(first + i + 1) * per_row;
-            let scales = &self.scales[blocks.clone()];
+            let scales = &self.scales[blocks.start * per_scale..blocks.end * per_scale];
+            let data = &self.data[blocks.start * bytes..blocks.end * bytes];
             *y = match self.quants {
                 Quants::Nibbles => {
-                    let (quants, _) =
-                        self.data[blocks.start * 16..blocks.end * 16].as_chunks::<16>();
+                    let (quants, _) = data.as_chunks::<16>();
                     nibble_row(quants, scales, &self.mins[blocks], x, sums)
                 }
-                Quants::Bytes => {
-                    let (quants, _) =
-                        self.data[blocks.start * 32..blocks.end * 32].as_chunks::<32>();
-                    byte_row(quants, scales, x)
-                }
+                Quants::Bytes => byte_row(data.as_chunks::<32>().0, scales, x),
+                Quants::UnsignedBytes => unsigned_byte_row(
+                    data.as_chunks::<32>().0,
+                    scales,
+                    &self.mins[blocks],
+                    x,
+                    sums,
+                ),
+                Quants::Bytes16 => byte16_row(data.as_chunks::<32>().0, scales, x),
             };
         }
     }
+}
+
+/// The blocks of 32 values one GGUF block holds (one, or eight for the K types), each in the
+/// form its [`Quants`] keeps, with the values [`crate::loader::dequant`] reads from it.
+fn convert(dtype: GgmlType, b: &[u8]) -> Vec<Block> {
+    let f16_at = |at: usize| half::f16::from_le_bytes([b[at], b[at + 1]]).to_f32();
+    let mut quants = [0u8; BLOCK];
+    match dtype {
+        GgmlType::Q4_0 | GgmlType::Q4_1 => {
+            let d = f16_at(0);
+            let (min, qs) = if dtype == GgmlType::Q4_0 {
+                (-8.0 * d, &b[2..18])
+            } else {
+                (f16_at(2), &b[4..20])
+            };
+            quants[..16].copy_from_slice(qs);
+            vec![Block {
+                scales: [d, 0.0],
+                min,
+                quants,
+            }]
+        }
+        GgmlType::Q8_0 => {
+            quants.copy_from_slice(&b[2..34]);
+            vec![Block {
+                scales: [f16_at(0), 0.0],
+                min: 0.0,
+                quants,
+            }]
+        }
+        GgmlType::Q5_0 | GgmlType::Q5_1 => {
+            let signed = dtype == GgmlType::Q5_0;
+            let (d, qh, qs) = if signed {
+                (f16_at(0), &b[2..6], &b[6..22])
+            } else {
+                (f16_at(0), &b[4..8], &b[8..24])
+            };
+            let qh = u32::from_le_bytes([qh[0], qh[1], qh[2], qh[3]]);
+            for j in 0..16 {
+                let low = u32::from(qs[j] & 0x0F) | (((qh >> j) << 4) & 0x10);
+                let high = u32::from(qs[j] >> 4) | ((qh >> (j + 12)) & 0x10);
+                for (at, q) in [(j, low), (j + 16, high)] {
+                    quants[at] = if signed {
+                        (q as i32 - 16) as i8 as u8
+                    } else {
+                        q as u8
+                    };
+                }
+            }
+            vec![Block {
+                scales: [d, 0.0],
+                min: if signed { 0.0 } else { f16_at(2) },
+                quants,
+            }]
+        }
+        GgmlType::Q4_K | GgmlType::Q5_K => {
+            let (d, dmin) = (f16_at(0), f16_at(2));
+            let scales = &b[4..16];
+            let five = dtype == GgmlType::Q5_K;
+            let (qh, qs) = if five {
+                (&b[16..48], &b[48..176])
+            } else {
+                (&b[0..0], &b[16..144])
+            };
+            (0..8)
+                .map(|sub| {
+                    let (scale, min) = sub_block_scale_min(sub, scales, d, dmin);
+                    let (chunk, upper) = (sub / 2, sub % 2 == 1);
+                    let value = |l: usize| {
+                        let byte = qs[32 * chunk + l];
+                        let mut q = if upper { byte >> 4 } else { byte & 0x0F };
+                        if five && qh[l] & (1 << sub) != 0 {
+                            q += 16;
+                        }
+                        q
+                    };
+                    let mut quants = [0u8; BLOCK];
+                    for l in 0..BLOCK {
+                        if five {
+                            quants[l] = value(l);
+                        } else if l < 16 {
+                            quants[l] = value(l) | (value(l + 16) << 4);
+                        }
+                    }
+                    Block {
+                        scales: [scale, 0.0],
+                        min: -min,
+                        quants,
+                    }
+                })
+                .collect()
+        }
+        GgmlType::Q6_K => {
+            let d = f16_at(208);
+            let mut values = [0i8; 256];
+            for half in 0..2 {
+                let ql = &b[64 * half..64 * (half + 1)];
+                let qh = &b[128 + 32 * half..128 + 32 * (half + 1)];
+                for l in 0..32 {
+                    let v = &mut values[128 * half..];
+                    v[l] = ((ql[l] & 0x0F) | ((qh[l] & 3) << 4)) as i8 - 32;
+                    v[l + 32] = ((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) as i8 - 32;
+                    v[l + 64] = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i8 - 32;
+                    v[l + 96] = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i8 - 32;
+                }
+            }
+            // Value v's scale is sc[v / 16].
+            let sc = &b[192..208];
+            (0..8)
+                .map(|block| {
+                    let mut quants = [0u8; BLOCK];
+                    for (q, &v) in quants.iter_mut().zip(&values[32 * block..32 * (block + 1)]) {
+                        *q = v as u8;
+                    }
+                    let scale = |k: usize| d * f32::from(sc[k] as i8);
+                    Block {
+                        scales: [scale(2 * block), scale(2 * block + 1)],
+                        min: 0.0,
+                        quants,
+                    }
+                })
+                .collect()
+        }
+        _ => unreachable!("from_stored accepts only the types above"),
+    }
+}
+
+/// The scale and minimum of sub-block `j` (0–7) of a Q4_K or Q5_K block times the block's d
+/// and dmin, as ggml's `get_scale_min_k4` unpacks the 6-bit values from 12 bytes.
+fn sub_block_scale_min(j: usize, q: &[u8], d: f32, dmin: f32) -> (f32, f32) {
+    let (scale, min) = if j < 4 {
+        (q[j] & 63, q[j + 4] & 63)
+    } else {
+        (
+            (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4),
+            (q[j + 4] >> 4) | ((q[j] >> 6) << 4),
+        )
+    };
+    (d * f32::from(scale), dmin * f32::from(min))
 }
 
 /// One row of 4-bit blocks times `x`: per block `scale·Σ q·x + min·Σx`, the per-lane sums kept
@@ -277,6 +390,39 @@ fn byte_row(quants: &[[u8; 32]], scales: &[f32], x: &[[f32; BLOCK]]) -> f32 {
     for ((q, &scale), x) in quants.iter().zip(scales).zip(x) {
         for j in 0..32 {
             lanes[j] += scale * (f32::from(q[j] as i8) * x[j]);
+        }
+    }
+    lanes.iter().sum()
+}
+
+/// One row of unsigned 8-bit blocks times `x`: per block `scale·Σ q·x + min·Σx`.
+#[inline(always)]
+fn unsigned_byte_row(
+    quants: &[[u8; 32]],
+    scales: &[f32],
+    mins: &[f32],
+    x: &[[f32; BLOCK]],
+    sums: &[f32],
+) -> f32 {
+    let mut lanes = [0.0f32; 32];
+    let mut offset = 0.0f32;
+    for ((((q, &scale), &min), x), &sum) in quants.iter().zip(scales).zip(mins).zip(x).zip(sums) {
+        for j in 0..32 {
+            lanes[j] += scale * (f32::from(q[j]) * x[j]);
+        }
+        offset += min * sum;
+    }
+    lanes.iter().sum::<f32>() + offset
+}
+
+/// One row of signed 8-bit blocks with a scale per 16 values times `x`.
+#[inline(always)]
+fn byte16_row(quants: &[[u8; 32]], scales: &[f32], x: &[[f32; BLOCK]]) -> f32 {
+    let mut lanes = [0.0f32; 32];
+    let (scales, _) = scales.as_chunks::<2>();
+    for ((q, scale), x) in quants.iter().zip(scales).zip(x) {
+        for j in 0..32 {
+            lanes[j] += scale[j / 16] * (f32::from(q[j] as i8) * x[j]);
         }
     }
     lanes.iter().sum()
@@ -326,40 +472,43 @@ pub(super) fn used_on(device: &Device) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loader::dequant::dequantize;
+    use crate::loader::dequant::{dequantize, sample_blocks};
 
-    /// Deterministic bytes for `blocks` GGUF blocks of `stored` bytes with sane f16 scales.
+    const ROW_TYPES: [GgmlType; 8] = [
+        GgmlType::Q4_0,
+        GgmlType::Q4_1,
+        GgmlType::Q5_0,
+        GgmlType::Q5_1,
+        GgmlType::Q8_0,
+        GgmlType::Q4_K,
+        GgmlType::Q5_K,
+        GgmlType::Q6_K,
+    ];
+
+    /// Deterministic blocks with sane scales.
     fn blocks(dtype: GgmlType, count: usize) -> Vec<u8> {
-        let stored = dtype.block_bytes() as usize;
-        let mut state = 0x2545_f491_u32;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state
-        };
-        let mut bytes = Vec::new();
-        for _ in 0..count {
-            let mut block: Vec<u8> = (0..stored).map(|_| next() as u8).collect();
-            let scale = half::f16::from_f32((next() % 1000) as f32 / 1.0e5 + 1.0e-4);
-            block[..2].copy_from_slice(&scale.to_le_bytes());
-            if dtype == GgmlType::Q4_1 {
-                let min = half::f16::from_f32(-((next() % 1000) as f32) / 1.0e4);
-                block[2..4].copy_from_slice(&min.to_le_bytes());
-            }
-            bytes.extend(block);
-        }
-        bytes
+        sample_blocks(dtype, count, 0x2545_f491)
     }
 
-    fn reference(values: &[f32], cols: usize, x: &[f32]) -> Vec<f64> {
+    fn stored(dtype: GgmlType, rows: usize, cols: usize, bytes: &[u8]) -> Option<QuantizedRows> {
+        QuantizedRows::from_stored(&StoredTensor {
+            dtype,
+            rows,
+            cols,
+            bytes,
+        })
+    }
+
+    /// Each row's product with `x` in f64, and the sum of its terms' magnitudes (what f32
+    /// rounding in any order is relative to).
+    fn reference(values: &[f32], cols: usize, x: &[f32]) -> Vec<(f64, f64)> {
         values
             .chunks_exact(cols)
             .map(|row| {
-                row.iter()
-                    .zip(x)
-                    .map(|(&w, &x)| f64::from(w) * f64::from(x))
-                    .sum()
+                row.iter().zip(x).fold((0.0, 0.0), |(sum, size), (&w, &x)| {
+                    let term = f64::from(w) * f64::from(x);
+                    (sum + term, size + term.abs())
+                })
             })
             .collect()
     }
@@ -371,10 +520,11 @@ mod tests {
         let x: Vec<f32> = (0..cols)
             .map(|i| ((i * 37) % 23) as f32 / 11.0 - 1.0)
             .collect();
-        for dtype in [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0] {
-            let bytes = blocks(dtype, rows * cols / BLOCK);
+        for dtype in ROW_TYPES {
+            let bytes = blocks(dtype, rows * cols / dtype.block_values() as usize);
             let values = dequantize(dtype, &bytes).unwrap();
-            let quantized = QuantizedRows::from_gguf(dtype, rows, cols, &bytes).unwrap();
+            let quantized = stored(dtype, rows, cols, &bytes).unwrap();
+            assert_eq!((quantized.rows, quantized.cols), (rows, cols));
             let want = reference(&values, cols, &x);
             let mut y = vec![0.0; rows];
             quantized.multiply(&x, &mut y);
@@ -387,58 +537,31 @@ mod tests {
         }
     }
 
-    fn assert_close(got: &[f32], want: &[f64], what: &str) {
+    /// Within 1e-5 of the terms' magnitude: one wrong quant moves a product by about 1/cols of it.
+    fn assert_close(got: &[f32], want: &[(f64, f64)], what: &str) {
         assert_eq!(got.len(), want.len());
-        for (row, (&got, &want)) in got.iter().zip(want).enumerate() {
-            let scale = want.abs().max(1.0);
+        for (row, (&got, &(want, size))) in got.iter().zip(want).enumerate() {
             assert!(
-                (f64::from(got) - want).abs() <= 1e-5 * scale,
+                (f64::from(got) - want).abs() <= 1e-5 * size.max(1.0),
                 "{what} row {row}: {got} vs {want}"
             );
         }
     }
 
     #[test]
-    fn stacking_and_reordering_move_whole_rows() {
-        let cols = 64;
-        let a_bytes = blocks(GgmlType::Q4_1, 3 * cols / BLOCK);
-        let b_bytes = blocks(GgmlType::Q4_1, 2 * cols / BLOCK);
-        let a = QuantizedRows::from_gguf(GgmlType::Q4_1, 3, cols, &a_bytes).unwrap();
-        let b = QuantizedRows::from_gguf(GgmlType::Q4_1, 2, cols, &b_bytes).unwrap();
-        let stacked = QuantizedRows::stacked(&[a.clone(), b.clone()]).unwrap();
-        let all = [a_bytes, b_bytes].concat();
-        assert_eq!(
-            stacked,
-            QuantizedRows::from_gguf(GgmlType::Q4_1, 5, cols, &all).unwrap()
-        );
-        let stored = 20 * cols / BLOCK;
-        let reordered: Vec<u8> = [4, 0, 2, 1, 3]
-            .iter()
-            .flat_map(|&r| all[r * stored..(r + 1) * stored].iter().copied())
-            .collect();
-        assert_eq!(
-            stacked.with_rows(&[4, 0, 2, 1, 3]),
-            QuantizedRows::from_gguf(GgmlType::Q4_1, 5, cols, &reordered).unwrap()
-        );
-        let q8 = blocks(GgmlType::Q8_0, 2);
-        let q8 = QuantizedRows::from_gguf(GgmlType::Q8_0, 1, cols, &q8).unwrap();
-        assert_eq!(QuantizedRows::stacked(&[a, q8]), None, "formats differ");
-    }
-
-    #[test]
     fn other_types_and_sizes_are_left_to_the_f32_path() {
         let q4 = blocks(GgmlType::Q4_1, 2);
-        assert_eq!(QuantizedRows::from_gguf(GgmlType::Q6_K, 1, 64, &q4), None);
-        assert_eq!(QuantizedRows::from_gguf(GgmlType::Q4_1, 2, 64, &q4), None);
-        assert_eq!(QuantizedRows::from_gguf(GgmlType::Q4_1, 1, 48, &q4), None);
+        assert_eq!(stored(GgmlType::F16, 1, 20, &q4), None);
+        assert_eq!(stored(GgmlType::Q6_K, 1, 64, &q4), None);
+        assert_eq!(stored(GgmlType::Q4_1, 2, 64, &q4), None);
+        assert_eq!(stored(GgmlType::Q4_1, 1, 48, &q4), None);
     }
 
     #[test]
     fn the_backend_operation_runs_on_the_cpu_device() {
         let (rows, cols) = (5, 64);
         let bytes = blocks(GgmlType::Q8_0, rows * cols / BLOCK);
-        let weight =
-            Arc::new(QuantizedRows::from_gguf(GgmlType::Q8_0, rows, cols, &bytes).unwrap());
+        let weight = Arc::new(stored(GgmlType::Q8_0, rows, cols, &bytes).unwrap());
         let x: Vec<f32> = (0..cols).map(|i| i as f32 / 64.0).collect();
         let device = Device::flex();
         let input = Tensor::<2>::from_data(TensorData::new(x.clone(), [1, cols]), &device);

@@ -36,6 +36,13 @@ pub struct SpeedReport {
     pub prefill_tok_s: f64,
     /// Tokens per second of the decode steps (the first new token comes out of the prefill).
     pub decode_tok_s: f64,
+    /// Bytes the weights take on the device (each counted once): on a GPU the file's blocks.
+    pub weights_bytes: usize,
+    /// Bytes of the KV cache holding the prompt and the new tokens, as allocated (storage grows
+    /// by doubling with the context actually used).
+    pub kv_cache_bytes: usize,
+    /// What the GPU's allocator holds in live buffers after the runs (`None` on the CPU).
+    pub device_in_use_bytes: Option<u64>,
 }
 
 /// Measures `loaded` on its backend, `runs` times (1 to [`MAX_SPEED_RUNS`]).
@@ -85,12 +92,24 @@ pub async fn measure_speed(loaded: &LoadedModel, runs: usize) -> Result<SpeedRep
         let steps = completion.ids.len().saturating_sub(1) as f64;
         decode_speed.push(steps / (completion.decode_ms / 1000.0));
     }
+    let bytes = loaded.model.device_bytes(
+        &loaded
+            .model
+            .cache_for(SPEED_PROMPT_TOKENS + SPEED_NEW_TOKENS),
+    );
     Ok(SpeedReport {
         prompt_tokens: SPEED_PROMPT_TOKENS,
         new_tokens: SPEED_NEW_TOKENS,
         runs,
         prefill_tok_s: median(&mut prefill),
         decode_tok_s: median(&mut decode_speed),
+        weights_bytes: bytes.weights,
+        kv_cache_bytes: bytes.kv_cache,
+        device_in_use_bytes: loaded
+            .model
+            .device()
+            .memory_pool_usage()
+            .map(|usage| usage.bytes_in_use),
     })
 }
 

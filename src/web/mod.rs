@@ -259,6 +259,23 @@ pub fn demo_notice() -> String {
     crate::data::demo::NOTICE.to_owned()
 }
 
+/// What a GGUF model will need (see `model::ModelNeeds`), from the first bytes of a file of
+/// `file_len` bytes — enough of it to hold the header (metadata and tensor infos); the page
+/// asks for a range and for more when this fails with an error about the end of the data.
+#[wasm_bindgen(js_name = inspectModel)]
+pub fn inspect_model(name: &str, prefix: &[u8], file_len: f64) -> Result<JsValue, JsError> {
+    if !(file_len.is_finite() && file_len >= 0.0) {
+        return Err(JsError::new(&format!(
+            "{name}: file length {file_len} is not a size"
+        )));
+    }
+    let header = crate::loader::gguf::parse_header(prefix, file_len as u64)
+        .map_err(|e| JsError::new(&format!("{name}: {e}")))?;
+    let needs =
+        crate::model::ModelNeeds::of(&header).map_err(|e| JsError::new(&format!("{name}: {e}")))?;
+    to_js(&needs)
+}
+
 /// A model loaded in the worker: a GGUF file's decoder on the CPU or WebGPU with its tokenizer.
 #[wasm_bindgen]
 pub struct Generator {
@@ -294,6 +311,30 @@ impl Generator {
     #[wasm_bindgen(getter)]
     pub fn size(&self) -> f64 {
         self.inner.size as f64
+    }
+
+    /// Bytes the weights take on the model's device (each counted once; on WebGPU the file's
+    /// blocks).
+    #[wasm_bindgen(getter, js_name = weightsBytes)]
+    pub fn weights_bytes(&self) -> f64 {
+        let model = &self.inner.model;
+        model.device_bytes(&model.new_cache()).weights as f64
+    }
+
+    /// Bytes the device's allocator holds in live buffers now (WebGPU; `undefined` on the CPU).
+    #[wasm_bindgen(getter, js_name = deviceInUseBytes)]
+    pub fn device_in_use_bytes(&self) -> Option<f64> {
+        self.inner
+            .model
+            .device()
+            .memory_pool_usage()
+            .map(|usage| usage.bytes_in_use as f64)
+    }
+
+    /// Bytes of the weights as the file stores them.
+    #[wasm_bindgen(getter, js_name = tensorBytes)]
+    pub fn tensor_bytes(&self) -> f64 {
+        self.inner.tensor_bytes as f64
     }
 
     /// SHA-256 of the model file, hex.

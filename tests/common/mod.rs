@@ -1,9 +1,10 @@
 //! Shared by the integration tests that need a decoder: seeded random weights of every tensor a
-//! tiny Llama/Qwen2 config implies, served through `WeightSource` like a real checkpoint.
+//! tiny decoder config (Llama, Qwen2/3, Gemma 2/3) implies, served through `WeightSource` like a real checkpoint.
 
 use std::collections::BTreeMap;
 
-use clue_wasm::model::{Architecture, LlamaConfig, ModelError, WeightSource};
+use clue_wasm::loader::weights::{WeightError, WeightSource};
+use clue_wasm::model::{Architecture, DecoderConfig};
 
 /// xorshift64*: the test's own seeded values.
 struct Values(u64);
@@ -24,11 +25,11 @@ impl Values {
 pub struct TestWeights(pub BTreeMap<String, (Vec<usize>, Vec<f32>)>);
 
 impl WeightSource for TestWeights {
-    fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>), ModelError> {
+    fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>), WeightError> {
         self.0
             .get(name)
             .cloned()
-            .ok_or_else(|| ModelError::MissingWeight {
+            .ok_or_else(|| WeightError::Missing {
                 name: name.to_owned(),
             })
     }
@@ -41,7 +42,7 @@ impl WeightSource for TestWeights {
 impl TestWeights {
     /// Seeded weights of every tensor `config` needs: linear layers with the usual
     /// `1/sqrt(fan_in)` spread, norms near 1, Qwen2's q/k/v biases, `lm_head` when untied.
-    pub fn random(config: &LlamaConfig, seed: u64) -> TestWeights {
+    pub fn random(config: &DecoderConfig, seed: u64) -> TestWeights {
         let mut values = Values(seed);
         let mut tensors = BTreeMap::new();
         let mut add = |name: String, shape: Vec<usize>, scale: f32, offset: f32| {
@@ -65,7 +66,17 @@ impl TestWeights {
             1.0,
             0.0,
         );
-        add("model.norm.weight".into(), vec![hidden], 0.2, 1.0);
+        let final_norm_center = if config.norm_weight_offset != 0.0 {
+            0.0
+        } else {
+            1.0
+        };
+        add(
+            "model.norm.weight".into(),
+            vec![hidden],
+            0.2,
+            final_norm_center,
+        );
         if !config.tie_word_embeddings {
             add(
                 "lm_head.weight".into(),
@@ -75,10 +86,37 @@ impl TestWeights {
             );
         }
         let qwen2 = config.architecture == Architecture::Qwen2;
+        // Gemma's norms scale by `1 + w`: weights near 0 mean scales near 1.
+        let gemma = config.norm_weight_offset != 0.0;
+        let norm_center = if gemma { 0.0 } else { 1.0 };
+        let norms: &[&str] = if gemma {
+            &[
+                "input_layernorm",
+                "post_attention_layernorm",
+                "pre_feedforward_layernorm",
+                "post_feedforward_layernorm",
+            ]
+        } else {
+            &["input_layernorm", "post_attention_layernorm"]
+        };
+        let qk_norm = matches!(
+            config.architecture,
+            Architecture::Qwen3 | Architecture::Gemma3
+        );
         for layer in 0..config.num_hidden_layers {
             let p = format!("model.layers.{layer}");
-            for norm in ["input_layernorm", "post_attention_layernorm"] {
-                add(format!("{p}.{norm}.weight"), vec![hidden], 0.2, 1.0);
+            for norm in norms {
+                add(format!("{p}.{norm}.weight"), vec![hidden], 0.2, norm_center);
+            }
+            if qk_norm {
+                for norm in ["q_norm", "k_norm"] {
+                    add(
+                        format!("{p}.self_attn.{norm}.weight"),
+                        vec![config.head_dim()],
+                        0.3,
+                        norm_center,
+                    );
+                }
             }
             // (name, rows, fan-in, whether Qwen2 gives it a bias)
             for (name, rows, fan_in, biased) in [

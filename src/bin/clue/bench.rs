@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use clue_wasm::data::{self, Record};
 use clue_wasm::metrics::rouge::RougeScorer;
-use clue_wasm::model::{Backend, LoadedModel, MAX_SPEED_RUNS, measure_speed};
+use clue_wasm::model::{Backend, MAX_SPEED_RUNS, measure_speed};
 
 /// ROUGE-1/2/L/Lsum pairs per second on a MeQSum file (Summary scored against CHQ, the pairs
 /// `scripts/bench_rouge.py` gives rouge_score), printed as one JSON line.
@@ -99,17 +99,16 @@ pub fn bertscore(data_path: &Path, model: &Path, layer: usize) -> Result<(), Str
 }
 
 /// Prefill and decode tokens per second of a GGUF model on each backend (see
-/// [`measure_speed`]: a 512-token prompt, then 128 generated tokens, median of `runs`). Prints
-/// one JSON line per backend.
+/// [`measure_speed`]: a 512-token prompt, then 128 generated tokens, median of `runs`), and the
+/// device bytes of its weights and KV cache beside the file's tensor bytes. Prints one JSON line
+/// per backend.
 pub fn model(model_path: &Path, backends: &[Backend], runs: usize) -> Result<(), String> {
     if !(1..=MAX_SPEED_RUNS).contains(&runs) {
         return Err(format!("--runs {runs} must be in 1..={MAX_SPEED_RUNS}"));
     }
     let name = model_path.display().to_string();
-    let bytes = std::fs::read(model_path).map_err(|e| format!("{name}: {e}"))?;
     for &backend in backends {
-        let loaded = pollster::block_on(LoadedModel::from_gguf(&name, &bytes, backend))
-            .map_err(|e| e.to_string())?;
+        let loaded = super::eval::load_model(model_path, backend)?;
         let report = pollster::block_on(measure_speed(&loaded, runs)).map_err(|e| e.to_string())?;
         let line = serde_json::json!({
             "impl": concat!("clue-wasm ", env!("CARGO_PKG_VERSION")),
@@ -120,6 +119,10 @@ pub fn model(model_path: &Path, backends: &[Backend], runs: usize) -> Result<(),
             "runs": report.runs,
             "prefill_tok_s": report.prefill_tok_s,
             "decode_tok_s": report.decode_tok_s,
+            "tensor_bytes": loaded.tensor_bytes,
+            "weights_bytes": report.weights_bytes,
+            "kv_cache_bytes": report.kv_cache_bytes,
+            "device_in_use_bytes": report.device_in_use_bytes,
         });
         super::score::print_out(&format!("{line}\n"))?;
     }

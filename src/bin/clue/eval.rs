@@ -160,7 +160,7 @@ fn read_directory(path: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
         let wanted = name.ends_with(".safetensors")
             || name.ends_with(".json")
             || name == "vocab.txt"
-            || (name == clue_wasm::model::PYTORCH_FILE && !has_safetensors);
+            || (name == clue_wasm::loader::pytorch::PYTORCH_FILE && !has_safetensors);
         if wanted {
             let file = path.join(&name);
             let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -198,8 +198,47 @@ pub fn load_bert(
         .map_err(|e| e.to_string())
 }
 
-/// Loads a GGUF file or a Hugging Face model directory.
-pub fn load_model(path: &Path, backend: Backend) -> Result<LoadedModel, String> {
+/// Loads a GGUF file or a Hugging Face model directory, or a model of the page's list by name
+/// (`Qwen2.5-0.5B-Instruct`), from `models/` — `clue` does not download: the error says from
+/// where. A listed model's file must have the list's SHA-256.
+pub fn load_model(given: &Path, backend: Backend) -> Result<LoadedModel, String> {
+    let known = (!given.exists())
+        .then(|| clue_wasm::model::known_model(&given.to_string_lossy()))
+        .flatten();
+    let listed_path;
+    let path = match known {
+        Some(model) => {
+            listed_path = Path::new("models").join(&model.file);
+            if !listed_path.exists() {
+                return Err(format!(
+                    "{} is a known model, but {} is missing: download {} there ({}; {})",
+                    model.name,
+                    listed_path.display(),
+                    model.url,
+                    model.licence,
+                    model.source
+                ));
+            }
+            listed_path.as_path()
+        }
+        None => given,
+    };
+    let loaded = load_model_file(path, backend)?;
+    if let Some(model) = known
+        && let Some(sha256) = &model.sha256
+        && *sha256 != loaded.sha256
+    {
+        return Err(format!(
+            "{}: SHA-256 {} is not the {} file of the list ({sha256})",
+            path.display(),
+            loaded.sha256,
+            model.name
+        ));
+    }
+    Ok(loaded)
+}
+
+fn load_model_file(path: &Path, backend: Backend) -> Result<LoadedModel, String> {
     let name = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),

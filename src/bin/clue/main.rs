@@ -112,8 +112,8 @@ mod cli {
         },
         /// Evaluate a model on CLUE: the given data files, else the embedded synthetic demo sets.
         Eval {
-            /// A GGUF file or a Hugging Face model directory (config.json, tokenizer.json,
-            /// *.safetensors).
+            /// A GGUF file, a Hugging Face model directory (config.json, tokenizer.json,
+            /// *.safetensors), or the name of a model of the page's list (read from models/).
             #[arg(long, default_value = "models/SmolLM2-135M-Instruct.Q4_1.gguf")]
             model: PathBuf,
             /// Tasks to run, comma-separated (default: those given --data, else all six).
@@ -179,8 +179,8 @@ mod cli {
         },
         /// Generate greedily from a prompt file with a GGUF model or Hugging Face directory.
         Generate {
-            /// A GGUF file or a Hugging Face model directory (config.json, tokenizer.json,
-            /// *.safetensors).
+            /// A GGUF file, a Hugging Face model directory (config.json, tokenizer.json,
+            /// *.safetensors), or the name of a model of the page's list (read from models/).
             #[arg(long, default_value = "models/SmolLM2-135M-Instruct.Q4_1.gguf")]
             model: PathBuf,
             /// The prompt: the exact text (special tokens like <|im_start|> parsed), or with

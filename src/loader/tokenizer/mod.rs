@@ -7,11 +7,13 @@ mod json;
 mod pieces;
 mod pre;
 mod vocab;
+mod wordpiece;
 
 use thiserror::Error;
 
 pub use pre::PreTokenizer;
 pub use vocab::TokenKind;
+pub use wordpiece::{WordPieceSettings, wordpiece_tokenizer};
 
 use vocab::{Algorithm, Vocab};
 

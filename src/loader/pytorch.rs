@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{Cursor, Read};
 
-use super::llama::{ModelError, WeightSource};
+use super::weights::{WeightError, WeightSource};
 
 /// The file name transformers gives a PyTorch checkpoint.
 pub const PYTORCH_FILE: &str = "pytorch_model.bin";
@@ -734,17 +734,14 @@ impl<'p> Machine<'p> {
 }
 
 impl WeightSource for PytorchWeights<'_> {
-    fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>), ModelError> {
-        let view = self
-            .tensors
-            .get(name)
-            .ok_or_else(|| ModelError::MissingWeight {
-                name: name.to_owned(),
-            })?;
+    fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>), WeightError> {
+        let view = self.tensors.get(name).ok_or_else(|| WeightError::Missing {
+            name: name.to_owned(),
+        })?;
         let data = self
             .storages
             .get(&view.storage)
-            .ok_or_else(|| ModelError::Weight {
+            .ok_or_else(|| WeightError::Unreadable {
                 name: name.to_owned(),
                 message: format!("{}: storage {} is missing", self.file, view.storage),
             })?;
@@ -760,7 +757,7 @@ impl WeightSource for PytorchWeights<'_> {
             + view.offset
             + 1;
         if view.shape.iter().all(|&d| d > 0) && needed * size > data.len() {
-            return Err(ModelError::Weight {
+            return Err(WeightError::Unreadable {
                 name: name.to_owned(),
                 message: format!(
                     "{}: storage {} holds {} bytes, the tensor needs {}",

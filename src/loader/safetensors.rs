@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use ::safetensors::{Dtype, SafeTensors};
 use serde::Deserialize;
 
-use super::llama::{ModelError, WeightSource};
+use super::weights::{WeightError, WeightSource};
 
 /// The file name of a sharded checkpoint's index.
 pub const INDEX_FILE: &str = "model.safetensors.index.json";
@@ -119,15 +119,12 @@ impl<'a> SafetensorsWeights<'a> {
 }
 
 impl WeightSource for SafetensorsWeights<'_> {
-    fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>), ModelError> {
-        let &at = self
-            .located
-            .get(name)
-            .ok_or_else(|| ModelError::MissingWeight {
-                name: name.to_owned(),
-            })?;
+    fn tensor(&self, name: &str) -> Result<(Vec<usize>, Vec<f32>), WeightError> {
+        let &at = self.located.get(name).ok_or_else(|| WeightError::Missing {
+            name: name.to_owned(),
+        })?;
         let (file, tensors) = &self.files[at];
-        let unreadable = |message: String| ModelError::Weight {
+        let unreadable = |message: String| WeightError::Unreadable {
             name: name.to_owned(),
             message: format!("{file}: {message}"),
         };
