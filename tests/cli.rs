@@ -521,3 +521,51 @@ fn eval_refuses_bad_settings_naming_them() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }
+
+/// `clue generate` runs every architecture (random-weight models of tests/golden/archs, with the
+/// tiny vocabulary of the tokenizer tests) and greedily generates the tokens asked for.
+#[test]
+fn generate_runs_every_architecture() {
+    let prompt = scratch("arch-prompt.txt");
+    std::fs::write(&prompt, "The patient was admitted with").unwrap();
+    for arch in ["llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3"] {
+        let model = format!(
+            "{}/tests/golden/archs/{arch}-Q4_K_M.gguf",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let output = clue()
+            .args(["generate", "--model", &model, "--max-tokens", "4", "--json", "--prompt-file"])
+            .arg(&prompt)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{arch}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let ids = json["completion_ids"].as_array().expect("completion ids");
+        assert!(!ids.is_empty() && ids.len() <= 4, "{arch}: {json}");
+    }
+}
+
+/// `--model` takes a name of the page's model list; a listed model that is not in models/ is an
+/// error saying where to download it from.
+#[test]
+fn a_listed_model_missing_from_models_says_where_to_get_it() {
+    let prompt = scratch("listed-prompt.txt");
+    std::fs::write(&prompt, "Hello").unwrap();
+    let output = clue()
+        .current_dir(std::env::temp_dir())
+        .args(["generate", "--model", "Qwen2.5-0.5B-Instruct", "--prompt-file"])
+        .arg(&prompt)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("models/qwen2.5-0.5b-instruct-q4_k_m.gguf")
+            && stderr.contains("https://huggingface.co/Qwen/Qwen2.5-0.5B-Instruct-GGUF/"),
+        "{stderr}"
+    );
+}

@@ -68,8 +68,8 @@ impl Model {
             block.push(("ffn_up.weight", vec![HIDDEN, 96]));
         }
         if gemma {
-            block.push(("attn_post_norm.weight", vec![HIDDEN]));
-            block.push(("ffn_post_norm.weight", vec![HIDDEN]));
+            block.push(("post_attention_norm.weight", vec![HIDDEN]));
+            block.push(("post_ffw_norm.weight", vec![HIDDEN]));
         }
         if arch == "qwen2" {
             block.push(("attn_q.bias", vec![HIDDEN]));

@@ -6,7 +6,9 @@
 // backend, datasets, options}, eval-pause, eval-continue, eval-cancel, rescore {data,
 // predictions, options, bert, backend}. Worker → page: ready, demo-sets, adapter, backend, done,
 // error, model-progress (with the `job` that asked: generate, eval, or bert for BERTScore's
-// files) and model-loaded (generate or eval), generation(-error), inspected, eval-started,
+// files), model-warning (the download could not be kept in the cache), model-needs (what a
+// model needs, read from its header before the download) and
+// model-loaded (generate or eval), generation(-error), inspected, eval-started,
 // eval-progress, eval-sample, eval-paused, eval-continued, eval-bertscore, eval-cancelled,
 // eval-finished, eval-warning, eval-error, rescore-bertscore, rescored, rescore-error.
 import { setupEvaluate } from './evaluate.js';

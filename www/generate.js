@@ -48,6 +48,12 @@ export function setupGenerate(hub) {
   hub.on('model-progress', (message) => {
     if (message.job === 'generate') status.textContent = loadingText(message);
   });
+  hub.on('model-needs', (message) => {
+    if (message.job !== 'generate') return;
+    const n = message.needs;
+    status.textContent = `${message.name}: ${n.architecture}, ${(n.parameters / 1e9).toFixed(2)}B parameters, ` +
+      `${size(message.backend === 'cpu' ? n.cpu_weight_bytes : n.gpu_weight_bytes)} of weights on ${message.backend}; loading…`;
+  });
   hub.on('model-loaded', (message) => {
     if (message.job !== 'generate') return;
     // What loading took, for the page's memory test and for anyone curious.

@@ -181,7 +181,15 @@ async function fetchModel(url, job, { missingOk = false } = {}) {
     }
     if (missingOk && response.status === 404) return null;
     if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-    if (cache) await cache.put(url, response.clone());
+    // Keeping the download is a convenience: a browser that refuses (its storage quota is
+    // smaller than the model) still evaluates it, and downloads it again next time.
+    if (cache) {
+      try {
+        await cache.put(url, response.clone());
+      } catch (e) {
+        postMessage({ type: 'model-warning', job, url, message: `not kept in the browser's cache: ${errorText(e)}` });
+      }
+    }
   }
   const total = Number(response.headers.get('content-length')) || 0;
   const reader = response.body.getReader();

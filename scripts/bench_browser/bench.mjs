@@ -20,7 +20,11 @@
 //   (cd scripts/bench_browser && npm ci)
 //   node scripts/bench_browser/bench.mjs                 # all three
 //   node scripts/bench_browser/bench.mjs --only wllama   # or --only clue; --runs N
-// A full run takes several minutes.
+//   node scripts/bench_browser/bench.mjs --webgpu        # clue-wasm on WebGPU too
+// A full run takes several minutes. With --webgpu, clue-wasm also runs on the browser's WebGPU
+// adapter (the model's blocks on the device) and reports the device bytes of the weights and
+// the KV cache; on a machine without a GPU that adapter is SwiftShader, a CPU emulation, whose
+// speed means nothing.
 //
 // Why the COOP/COEP headers: wllama's threads are wasm pthreads, which need SharedArrayBuffer,
 // which the browser only gives a cross-origin isolated page (`crossOriginIsolated`); a page is
@@ -43,6 +47,7 @@ const { values: options } = parseArgs({
     only: { type: 'string' }, // "clue" or "wllama"
     runs: { type: 'string', default: '3' },
     model: { type: 'string', default: 'models/SmolLM2-135M-Instruct.Q4_1.gguf' },
+    webgpu: { type: 'boolean', default: false },
   },
 });
 if (options.only && !['clue', 'wllama'].includes(options.only)) throw new Error('--only is "clue" or "wllama"');
@@ -158,9 +163,16 @@ try {
 
   let clue;
   if (doClue) {
-    const report = await stage('clue-wasm cpu', page, (arg) => window.bench.clueBench(arg), { modelUrl, runs });
+    const report = await stage('clue-wasm cpu', page, (arg) => window.bench.clueBench(arg), { modelUrl, runs, backend: 'cpu' });
     clue = { engine: 'clue-wasm cpu', ...report };
     print({ ...clue, prefill_tok_s: round(clue.prefill_tok_s), decode_tok_s: round(clue.decode_tok_s), load_s: round(clue.load_s) });
+    if (options.webgpu) {
+      const gpu = await stage('clue-wasm webgpu', page, (arg) => window.bench.clueBench(arg), { modelUrl, runs, backend: 'webgpu' });
+      print({
+        engine: `clue-wasm webgpu (${gpu.adapter})`, ...gpu,
+        prefill_tok_s: round(gpu.prefill_tok_s), decode_tok_s: round(gpu.decode_tok_s), load_s: round(gpu.load_s),
+      });
+    }
   }
 
   const wllama = [];

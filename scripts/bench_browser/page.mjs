@@ -38,17 +38,27 @@ async function modelBytes(url) {
 
 let clue = null; // {generator, textIds}: kept for the tokenization check after wllama's runs
 
-async function clueBench({ modelUrl, runs }) {
-  status('clue-wasm: loading');
+async function clueBench({ modelUrl, runs, backend }) {
+  status(`clue-wasm ${backend}: loading`);
   // Imported here, not at the top, so that `--only wllama` works without a pkg/ build.
   const { default: init, Generator } = await import('/pkg/clue.js');
   await init();
   const bytes = await modelBytes(modelUrl);
   const started = performance.now();
-  const generator = await Generator.load(modelUrl.split('/').pop(), bytes, 'cpu');
+  const generator = await Generator.load(modelUrl.split('/').pop(), bytes, backend);
   const loadSeconds = (performance.now() - started) / 1000;
-  status('clue-wasm: bench');
+  status(`clue-wasm ${backend}: bench`);
   const report = plain(await generator.bench(runs));
+  if (backend !== 'cpu') {
+    const adapter = await navigator.gpu.requestAdapter();
+    const info = (adapter && adapter.info) || {};
+    const tensorBytes = generator.tensorBytes;
+    generator.free();
+    return {
+      ...report, load_s: loadSeconds, tensor_bytes: tensorBytes,
+      adapter: [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'unnamed adapter',
+    };
+  }
   // After the timed runs, so they are not warmed by it: clue's ids of the whole text, to check
   // later that the prompt given to wllama is exactly their first 512.
   const textIds = Array.from(plain(await generator.generate(TEXT, false, 1)).prompt_ids);

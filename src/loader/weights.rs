@@ -62,7 +62,7 @@ pub enum TensorNaming {
     /// (`ffn_norm`, Hugging Face's `post_attention_layernorm`).
     PreNorm,
     /// Gemma 2/3: norms before and after both attention and MLP; Hugging Face's
-    /// `post_attention_layernorm` is the norm *after* attention (`attn_post_norm`).
+    /// `post_attention_layernorm` is the norm *after* attention (`post_attention_norm`).
     Sandwich,
     /// Phi-3: pre-norm blocks whose q/k/v and gate/up projections are stored fused
     /// (`attn_qkv`, and `ffn_up` holding gate then up).
@@ -111,9 +111,9 @@ const FUSED: [(&str, &str); 2] = [
 
 /// The four norms of [`TensorNaming::Sandwich`] blocks beyond `attn_norm`.
 const SANDWICH: [(&str, &str); 3] = [
-    ("attn_post_norm.weight", "post_attention_layernorm.weight"),
+    ("post_attention_norm.weight", "post_attention_layernorm.weight"),
     ("ffn_norm.weight", "pre_feedforward_layernorm.weight"),
-    ("ffn_post_norm.weight", "post_feedforward_layernorm.weight"),
+    ("post_ffw_norm.weight", "post_feedforward_layernorm.weight"),
 ];
 
 impl TensorNaming {
@@ -229,9 +229,9 @@ mod tests {
             gemma
                 .gguf_name("model.layers.1.post_attention_layernorm.weight")
                 .as_deref(),
-            Some("blk.1.attn_post_norm.weight")
+            Some("blk.1.post_attention_norm.weight")
         );
-        assert_eq!(llama.hf_name("blk.1.attn_post_norm.weight"), None);
+        assert_eq!(llama.hf_name("blk.1.post_attention_norm.weight"), None);
         // Phi-3's fused projections.
         let phi3 = TensorNaming::Fused;
         assert_eq!(

@@ -566,3 +566,4 @@ mod tests {
         assert_eq!(groups, vec![matrix, other]);
     }
 }
+

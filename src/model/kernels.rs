@@ -8,11 +8,11 @@
 //! Q4_K/Q5_K, F16, BF16, F32) are region A alone, byte for byte. f16 values are decoded with
 //! integer operations: WebGPU does not promise `shader-f16`, nor 8- or 16-bit types.
 //!
-//! Two operations, as a burn backend extension: the one-row product of a decode step (a cube
-//! works on several rows, lanes stride over the row's 32-value chunks, a shared-memory tree adds
-//! the lanes up — no subgroup operations, which neither lavapipe nor every browser has), and
-//! dequantizing a range of rows, or the rows of given token ids, to f32 (embeddings, and
-//! prefill's scratch weights).
+//! Two operations, as a burn backend extension: the one-row product of a decode step (one
+//! invocation per output row walks the row's 32-value chunks — no shared memory, barriers or
+//! subgroup operations, which neither lavapipe nor every browser has), and dequantizing a range of
+//! rows, or the rows of given token ids, to f32 (embeddings, and prefill's scratch weights). Both
+//! decode a chunk at a time: its scales once, its quants a word (four bytes) at a time.
 
 use burn::backend::{
     Backend, backend_extension,
@@ -150,11 +150,12 @@ impl BlockLayout {
 /// Values per unit of work.
 const CHUNK: usize = 32;
 
-/// Lanes that share one row in the product: each takes every `LANES`-th chunk of the row.
-const LANES: u32 = 32;
-
-/// Rows per cube in the product (`LANES × ROWS_PER_CUBE` units per cube).
-const ROWS_PER_CUBE: u32 = 8;
+/// Rows per cube in the product, one invocation each. Measured on Chromium's SwiftShader (the
+/// WebGPU adapter the tests run on), SmolLM2's decode steps took 69 s for 7 tokens this way,
+/// 178 s with 32 invocations per row summed in shared memory (its barriers are costly on an
+/// emulated adapter) and 99 s with f32 weights and burn's matrix product. Not yet measured on a
+/// real GPU, where rows shared by a subgroup would read memory more coalesced.
+const ROWS_PER_CUBE: u32 = 64;
 
 /// Units per cube when dequantizing rows.
 const DEQUANT_UNITS: u32 = 256;
@@ -225,7 +226,7 @@ impl BlockOps for CubeBackend {
             row_product_kernel::launch_unchecked(
                 &client,
                 cube_count(cubes),
-                CubeDim::new_2d(LANES, ROWS_PER_CUBE),
+                CubeDim::new_1d(ROWS_PER_CUBE),
                 words.into_buffer_arg(),
                 x.into_buffer_arg(),
                 out.clone().into_buffer_arg(),
@@ -233,8 +234,6 @@ impl BlockOps for CubeBackend {
                 layout.chunks_per_row() as u32,
                 layout.scale_offset() as u32,
                 layout.format,
-                LANES as usize,
-                ROWS_PER_CUBE as usize,
             );
         }
         out
@@ -313,7 +312,8 @@ fn cube_count(cubes: u32) -> CubeCount {
     }
 }
 
-/// `out[row] = Σ_c chunk_dot(row, c)` for rows of this cube; lanes stride over chunks.
+/// `out[row] = Σ_c chunk_dot(row, c)`: one invocation per output row, no shared memory and no
+/// barrier (see `ROWS_PER_CUBE`).
 #[cube(launch_unchecked)]
 fn row_product_kernel(
     words: &[u32],
@@ -323,16 +323,11 @@ fn row_product_kernel(
     chunks_per_row: u32,
     scale_offset: u32,
     #[comptime] format: BlockFormat,
-    #[comptime] lanes: usize,
-    #[comptime] rows_per_cube: usize,
 ) {
-    let lane = UNIT_POS_X;
-    let slot = UNIT_POS_Y;
-    let row = CUBE_POS as u32 * rows_per_cube as u32 + slot;
-    let mut acc = 0.0f32;
+    let row = CUBE_POS as u32 * CUBE_DIM + UNIT_POS;
     if row < rows {
-        let mut chunk = lane;
-        while chunk < chunks_per_row {
+        let mut acc = 0.0f32;
+        for chunk in 0..chunks_per_row {
             acc += chunk_dot(
                 words,
                 x,
@@ -341,25 +336,8 @@ fn row_product_kernel(
                 scale_offset,
                 format,
             );
-            chunk += lanes as u32;
         }
-    }
-    let mut partial = Shared::<[f32]>::new_slice(comptime!(lanes * rows_per_cube));
-    let base = slot * lanes as u32;
-    partial[(base + lane) as usize] = acc;
-    sync_cube();
-    // A runtime value: a comptime one (`lanes / 2`) cannot be updated in the loop.
-    let mut stride = CUBE_DIM_X / 2u32;
-    while stride > 0u32 {
-        if lane < stride {
-            let sum = partial[(base + lane) as usize] + partial[(base + lane + stride) as usize];
-            partial[(base + lane) as usize] = sum;
-        }
-        sync_cube();
-        stride /= 2u32;
-    }
-    if lane == 0u32 && row < rows {
-        out[row as usize] = partial[base as usize];
+        out[row as usize] = acc;
     }
 }
 
@@ -387,8 +365,11 @@ fn rows_kernel(
         }
         let chunk = row * chunks_per_row + c;
         let cols = chunks_per_row * 32u32;
+        let mut values = Array::<f32>::new(32usize);
+        decode_chunk(words, chunk, scale_offset, &mut values, format);
+        #[unroll]
         for l in 0..32u32 {
-            let value = chunk_value(words, chunk, l, scale_offset, format);
+            let value = values[l as usize];
             let column = c * 32u32 + l;
             let at = if transposed {
                 column * n + i
@@ -411,92 +392,174 @@ fn chunk_dot(
     scale_offset: u32,
     #[comptime] format: BlockFormat,
 ) -> f32 {
+    let mut values = Array::<f32>::new(32usize);
+    decode_chunk(words, chunk, scale_offset, &mut values, format);
     let mut sum = 0.0f32;
+    #[unroll]
     for l in 0..32u32 {
-        sum += chunk_value(words, chunk, l, scale_offset, format) * x[(x_first + l) as usize];
+        sum += values[l as usize] * x[(x_first + l) as usize];
     }
     sum
 }
 
-/// Value `l` (0–31) of chunk `chunk`, as `crate::loader::dequant` computes it.
+/// The 32 values of chunk `chunk` into `values`, as `crate::loader::dequant` computes them: each
+/// chunk's scales are decoded once and its quants read a word (four bytes, eight nibbles) at a
+/// time.
+// Comptime branches assign a chunk's scales; rustc sees the initial value of each as unread.
+#[allow(unused_assignments)]
 #[cube]
-fn chunk_value(
+fn decode_chunk(
     words: &[u32],
     chunk: u32,
-    l: u32,
     scale_offset: u32,
+    values: &mut Array<f32>,
     #[comptime] format: BlockFormat,
-) -> f32 {
-    let mut value = 0.0f32;
+) {
     if comptime!(format == BlockFormat::F32) {
-        value = f32::reinterpret(words[(chunk * 32u32 + l) as usize]);
-    } else if comptime!(format == BlockFormat::F16) {
-        value = f16_to_f32(half_at(words, chunk * 16u32, l));
-    } else if comptime!(format == BlockFormat::BF16) {
-        value = f32::reinterpret(half_at(words, chunk * 16u32, l) << 16u32);
-    } else if comptime!(format == BlockFormat::Q4_0) {
-        let d = f16_to_f32(half_at(words, scale_offset, chunk));
-        let q = nibble(words, chunk * 4u32, l);
-        value = d * (f32::cast_from(q) - 8.0f32);
-    } else if comptime!(format == BlockFormat::Q4_1) {
-        let base = chunk * 5u32;
-        let q = nibble(words, base + 1u32, l);
-        value = f16_to_f32(half_at(words, base, 0u32)) * f32::cast_from(q)
-            + f16_to_f32(half_at(words, base, 1u32));
-    } else if comptime!(format == BlockFormat::Q5_0) {
-        let base = chunk * 5u32;
-        let d = f16_to_f32(half_at(words, scale_offset, chunk));
-        let q = nibble(words, base + 1u32, l) | (((words[base as usize] >> l) & 1u32) << 4u32);
-        value = d * (f32::cast_from(q) - 16.0f32);
-    } else if comptime!(format == BlockFormat::Q5_1) {
-        let base = chunk * 6u32;
-        let q =
-            nibble(words, base + 2u32, l) | (((words[(base + 1u32) as usize] >> l) & 1u32) << 4u32);
-        value = f16_to_f32(half_at(words, base, 0u32)) * f32::cast_from(q)
-            + f16_to_f32(half_at(words, base, 1u32));
+        #[unroll]
+        for l in 0..32u32 {
+            values[l as usize] = f32::reinterpret(words[(chunk * 32u32 + l) as usize]);
+        }
+    } else if comptime!(format == BlockFormat::F16 || format == BlockFormat::BF16) {
+        #[unroll]
+        for w in 0..16u32 {
+            let word = words[(chunk * 16u32 + w) as usize];
+            if comptime!(format == BlockFormat::F16) {
+                values[(2u32 * w) as usize] = f16_to_f32(word & 0xFFFFu32);
+                values[(2u32 * w + 1u32) as usize] = f16_to_f32(word >> 16u32);
+            } else {
+                values[(2u32 * w) as usize] = f32::reinterpret(word << 16u32);
+                values[(2u32 * w + 1u32) as usize] = f32::reinterpret(word & 0xFFFF_0000u32);
+            }
+        }
+    } else if comptime!(
+        format == BlockFormat::Q4_0
+            || format == BlockFormat::Q4_1
+            || format == BlockFormat::Q5_0
+            || format == BlockFormat::Q5_1
+    ) {
+        // 16 bytes of nibbles (low: values 0–15, high: 16–31), a fifth bit per value in `qh`
+        // for Q5; Q4_0/Q5_0 keep `d` in region B and centre the quants, Q4_1/Q5_1 store
+        // `d | m << 16` first and add `m`.
+        let split = comptime!(format == BlockFormat::Q4_0 || format == BlockFormat::Q5_0);
+        let five = comptime!(format == BlockFormat::Q5_0 || format == BlockFormat::Q5_1);
+        // A block's words: `d | m << 16` unless `d` is in region B, `qh` for Q5, 4 of nibbles.
+        let words_per_block = comptime!(4u32 + u32::from(five) + u32::from(!split));
+        let base = chunk * words_per_block;
+        let quants_at = base + comptime!(words_per_block - 4u32);
+        let mut d = 0.0f32;
+        let mut m = 0.0f32;
+        if split {
+            d = f16_to_f32(half_at(words, scale_offset, chunk));
+        } else {
+            let dm = words[base as usize];
+            d = f16_to_f32(dm & 0xFFFFu32);
+            m = f16_to_f32(dm >> 16u32);
+        }
+        // Q4_0's and Q5_0's quants are centred on 8 and 16.
+        let centre = comptime!(if format == BlockFormat::Q5_0 { -16.0f32 } else { -8.0f32 });
+        let mut qh = 0u32;
+        if five {
+            qh = words[(base + comptime!(u32::from(!split))) as usize];
+        }
+        #[unroll]
+        for w in 0..4u32 {
+            let word = words[(quants_at + w) as usize];
+            #[unroll]
+            for k in 0..4u32 {
+                let j = 4u32 * w + k;
+                let mut low = (word >> (8u32 * k)) & 0xFu32;
+                let mut high = (word >> (8u32 * k + 4u32)) & 0xFu32;
+                if comptime!(format == BlockFormat::Q5_0 || format == BlockFormat::Q5_1) {
+                    low |= ((qh >> j) & 1u32) << 4u32;
+                    high |= ((qh >> (j + 16u32)) & 1u32) << 4u32;
+                }
+                if comptime!(format == BlockFormat::Q4_0 || format == BlockFormat::Q5_0) {
+                    // (q − 8)·d and (q − 16)·d exactly as the CPU computes them.
+                    values[j as usize] = (f32::cast_from(low) + centre) * d;
+                    values[(j + 16u32) as usize] = (f32::cast_from(high) + centre) * d;
+                } else {
+                    values[j as usize] = f32::cast_from(low) * d + m;
+                    values[(j + 16u32) as usize] = f32::cast_from(high) * d + m;
+                }
+            }
+        }
     } else if comptime!(format == BlockFormat::Q8_0) {
         let d = f16_to_f32(half_at(words, scale_offset, chunk));
-        let byte = byte_at(words, chunk * 8u32, l);
-        value = d * (f32::cast_from(byte ^ 0x80u32) - 128.0f32);
+        #[unroll]
+        for w in 0..8u32 {
+            let word = words[(chunk * 8u32 + w) as usize] ^ 0x8080_8080u32;
+            #[unroll]
+            for k in 0..4u32 {
+                let byte = (word >> (8u32 * k)) & 0xFFu32;
+                values[(4u32 * w + k) as usize] = (f32::cast_from(byte) - 128.0f32) * d;
+            }
+        }
     } else if comptime!(format == BlockFormat::Q4K || format == BlockFormat::Q5K) {
         // Sub-block `sub` of a 256-value block; pairs of sub-blocks share 32 bytes of nibbles,
-        // the first taking the low nibbles.
+        // the first taking the low ones. Q5_K's fifth bits: bit `sub` of byte `l` of `qh`.
         let block = chunk / 8u32;
         let sub = chunk % 8u32;
         let mut words_per_block = 36u32;
-        let mut quants_at = 16u32;
+        let mut quants_word = 4u32;
         if comptime!(format == BlockFormat::Q5K) {
             words_per_block = 44u32;
-            quants_at = 48u32;
+            quants_word = 12u32;
         }
         let base = block * words_per_block;
-        let byte = byte_at(words, base, quants_at + (sub / 2u32) * 32u32 + l);
-        let mut q = (byte >> ((sub % 2u32) * 4u32)) & 0xFu32;
-        if comptime!(format == BlockFormat::Q5K) {
-            q += ((byte_at(words, base, 16u32 + l) >> sub) & 1u32) << 4u32;
+        let dm = words[base as usize];
+        let scale = f16_to_f32(dm & 0xFFFFu32) * f32::cast_from(k_scale_or_min(words, base, sub, false));
+        let min = f16_to_f32(dm >> 16u32) * f32::cast_from(k_scale_or_min(words, base, sub, true));
+        let shift = (sub % 2u32) * 4u32;
+        let quants_at = base + quants_word + (sub / 2u32) * 8u32;
+        #[unroll]
+        for w in 0..8u32 {
+            let word = words[(quants_at + w) as usize];
+            let mut high_bits = 0u32;
+            if comptime!(format == BlockFormat::Q5K) {
+                high_bits = words[(base + 4u32 + w) as usize];
+            }
+            #[unroll]
+            for k in 0..4u32 {
+                let mut q = (word >> (8u32 * k + shift)) & 0xFu32;
+                if comptime!(format == BlockFormat::Q5K) {
+                    q += ((high_bits >> (8u32 * k + sub)) & 1u32) << 4u32;
+                }
+                values[(4u32 * w + k) as usize] = scale * f32::cast_from(q) - min;
+            }
         }
-        let d = f16_to_f32(half_at(words, base, 0u32));
-        let dmin = f16_to_f32(half_at(words, base, 1u32));
-        let scale = k_scale_or_min(words, base, sub, false);
-        let min = k_scale_or_min(words, base, sub, true);
-        value = d * f32::cast_from(scale) * f32::cast_from(q) - dmin * f32::cast_from(min);
     } else if comptime!(format == BlockFormat::Q6K) {
-        // Chunk `sub` holds values 32·sub..: half `h` of the block, quarter `k` of the half.
+        // Chunk `sub` holds values 32·sub..: half `h` of the block, quarter `k` of the half;
+        // a signed scale per 16 values.
         let block = chunk / 8u32;
         let sub = chunk % 8u32;
         let base = block * 52u32;
         let h = sub / 4u32;
-        let k = sub % 4u32;
-        let low = byte_at(words, base, 64u32 * h + 32u32 * (k % 2u32) + l);
-        let low = (low >> ((k / 2u32) * 4u32)) & 0xFu32;
-        let high = (byte_at(words, base, 128u32 + 32u32 * h + l) >> (2u32 * k)) & 3u32;
-        let q = f32::cast_from(low | (high << 4u32)) - 32.0f32;
-        let scale = byte_at(words, base, 192u32 + 2u32 * sub + l / 16u32);
-        let scale = f32::cast_from(scale ^ 0x80u32) - 128.0f32;
+        let quarter = sub % 4u32;
         let d = f16_to_f32(half_at(words, scale_offset, block));
-        value = d * scale * q;
+        let scales = words[(base + 48u32 + sub / 2u32) as usize] >> ((sub % 2u32) * 16u32);
+        let first = d * (f32::cast_from((scales & 0xFFu32) ^ 0x80u32) - 128.0f32);
+        let second = d * (f32::cast_from(((scales >> 8u32) & 0xFFu32) ^ 0x80u32) - 128.0f32);
+        let low_at = base + 16u32 * h + 8u32 * (quarter % 2u32);
+        let low_shift = (quarter / 2u32) * 4u32;
+        let high_at = base + 32u32 + 8u32 * h;
+        #[unroll]
+        for half in 0..2u32 {
+            let scale = select(half == 0u32, first, second);
+            #[unroll]
+            for w in 0..4u32 {
+                let low_word = words[(low_at + 4u32 * half + w) as usize];
+                let high_word = words[(high_at + 4u32 * half + w) as usize];
+                #[unroll]
+                for k in 0..4u32 {
+                    let low = (low_word >> (8u32 * k + low_shift)) & 0xFu32;
+                    let high = (high_word >> (8u32 * k + 2u32 * quarter)) & 3u32;
+                    let q = f32::cast_from(low | (high << 4u32)) - 32.0f32;
+                    values[(16u32 * half + 4u32 * w + k) as usize] = scale * q;
+                }
+            }
+        }
     }
-    value
 }
 
 /// Byte `index` counted from word `base`.
@@ -509,13 +572,6 @@ fn byte_at(words: &[u32], base: u32, index: u32) -> u32 {
 #[cube]
 fn half_at(words: &[u32], base: u32, index: u32) -> u32 {
     (words[(base + index / 2u32) as usize] >> ((index % 2u32) * 16u32)) & 0xFFFFu32
-}
-
-/// Value `l` (0–31) of a block of 16 bytes of nibbles from word `base`: low nibbles are values
-/// 0–15, high nibbles 16–31.
-#[cube]
-fn nibble(words: &[u32], base: u32, l: u32) -> u32 {
-    (byte_at(words, base, l % 16u32) >> ((l / 16u32) * 4u32)) & 0xFu32
 }
 
 /// The 6-bit scale (or, with `min`, the minimum) of sub-block `j` of a Q4_K/Q5_K block whose
