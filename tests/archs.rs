@@ -4,7 +4,7 @@
 //! Q4_0 (tests/golden/archs/make.py). On the CPU and on wgpu, for every file and prompt: mean
 //! |Δ log-prob| against llama.cpp within 0.10 nats per token, the same top-1 wherever llama.cpp's
 //! lead exceeds 0.1, the greedy continuation up to llama.cpp's first near tie, and the float64
-//! decoder's log-probs on the same dequantized weights within a few thousandths. On wgpu every
+//! decoder's log-probs on the same dequantized weights within a thousandth. On wgpu every
 //! matrix stays as the file's blocks, in no more than 1.1× the file's tensor bytes.
 
 use std::collections::BTreeMap;
@@ -28,8 +28,11 @@ const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/archs");
 
 /// The bound the default model meets against llama.cpp (its 8-bit activations).
 const MAX_MEAN_LOGPROB_DIFF: f64 = 0.10;
-/// Against the float64 decoder on the same weights: what f32 arithmetic leaves.
-const MAX_MEAN_F64_DIFF: f64 = 5e-3;
+/// Against the float64 decoder on the same weights: what f32 arithmetic leaves (measured: at
+/// most 3e-5 nats at any position). Leaving out any feature of an architecture moves the float64
+/// log-probs by 0.33 nats or more (make.py's feature drops), so this bound and llama.cpp's both
+/// catch it.
+const MAX_MEAN_F64_DIFF: f64 = 1e-3;
 /// Weights on the device, at most this many times the file's tensor bytes.
 const MAX_DEVICE_RATIO: f64 = 1.1;
 

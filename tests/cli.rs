@@ -534,7 +534,15 @@ fn generate_runs_every_architecture() {
             env!("CARGO_MANIFEST_DIR")
         );
         let output = clue()
-            .args(["generate", "--model", &model, "--max-tokens", "4", "--json", "--prompt-file"])
+            .args([
+                "generate",
+                "--model",
+                &model,
+                "--max-tokens",
+                "4",
+                "--json",
+                "--prompt-file",
+            ])
             .arg(&prompt)
             .output()
             .unwrap();
@@ -557,7 +565,12 @@ fn a_listed_model_missing_from_models_says_where_to_get_it() {
     std::fs::write(&prompt, "Hello").unwrap();
     let output = clue()
         .current_dir(std::env::temp_dir())
-        .args(["generate", "--model", "Qwen2.5-0.5B-Instruct", "--prompt-file"])
+        .args([
+            "generate",
+            "--model",
+            "Qwen2.5-0.5B-Instruct",
+            "--prompt-file",
+        ])
         .arg(&prompt)
         .output()
         .unwrap();

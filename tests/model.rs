@@ -121,8 +121,10 @@ fn gelu_tanh(x: f64) -> f64 {
 /// places the layers (Gemma 2: even layers; Gemma 3: all but every sixth).
 fn sliding(config: &DecoderConfig, layer: usize) -> bool {
     match config.architecture {
-        Architecture::Gemma2 => layer % 2 == 0,
-        Architecture::Gemma3 => (layer + 1) % config.sliding_window_pattern.unwrap_or(6) != 0,
+        Architecture::Gemma2 => layer.is_multiple_of(2),
+        Architecture::Gemma3 => {
+            !(layer + 1).is_multiple_of(config.sliding_window_pattern.unwrap_or(6))
+        }
         _ => false,
     }
 }

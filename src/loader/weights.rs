@@ -111,7 +111,10 @@ const FUSED: [(&str, &str); 2] = [
 
 /// The four norms of [`TensorNaming::Sandwich`] blocks beyond `attn_norm`.
 const SANDWICH: [(&str, &str); 3] = [
-    ("post_attention_norm.weight", "post_attention_layernorm.weight"),
+    (
+        "post_attention_norm.weight",
+        "post_attention_layernorm.weight",
+    ),
     ("ffn_norm.weight", "pre_feedforward_layernorm.weight"),
     ("post_ffw_norm.weight", "post_feedforward_layernorm.weight"),
 ];
@@ -119,7 +122,7 @@ const SANDWICH: [(&str, &str); 3] = [
 impl TensorNaming {
     /// The per-block pairs of this family.
     fn per_block(self) -> impl Iterator<Item = (&'static str, &'static str)> {
-        let (fused, norms): (&[(&str, &str)], &[(&str, &str)]) = match self {
+        let (fused, norms): (Pairs, Pairs) = match self {
             TensorNaming::PreNorm => (&[], &PRE_NORM),
             TensorNaming::Sandwich => (&[], &SANDWICH),
             TensorNaming::Fused => (&FUSED, &PRE_NORM),
@@ -170,6 +173,9 @@ impl TensorNaming {
         Some(format!("{to_prefix}{block}.{to}"))
     }
 }
+
+/// Some (GGUF, Hugging Face) pairs of the table.
+type Pairs = &'static [(&'static str, &'static str)];
 
 /// Puts a (GGUF, Hugging Face) pair in (from, to) order.
 type Orient = fn((&'static str, &'static str)) -> (&'static str, &'static str);

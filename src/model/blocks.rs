@@ -566,4 +566,3 @@ mod tests {
         assert_eq!(groups, vec![matrix, other]);
     }
 }
-

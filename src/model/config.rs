@@ -625,10 +625,10 @@ impl DecoderConfig {
             .map(|layer| {
                 let sliding = match (&self.layer_types, self.architecture) {
                     (Some(types), _) => types[layer] == LayerType::SlidingAttention,
-                    (None, Architecture::Gemma2) => layer % 2 == 0,
+                    (None, Architecture::Gemma2) => layer.is_multiple_of(2),
                     (None, Architecture::Gemma3) => {
                         let pattern = self.sliding_window_pattern.unwrap_or(6);
-                        (layer + 1) % pattern != 0
+                        !(layer + 1).is_multiple_of(pattern)
                     }
                     (None, _) => false,
                 };

@@ -279,6 +279,8 @@ impl MatrixSpec {
 }
 
 /// A weight matrix `W` (`[out, in]`) in the form its device multiplies.
+// A burn tensor handle is large next to a vector; a model has a few hundred of these, built once.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum Matrix {
     /// f32, kept as `[in, out]` so the product needs no transpose; on the CPU natively, also
@@ -842,6 +844,7 @@ impl Block {
 }
 
 /// The token embedding in the form its device reads rows from.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum Embedding {
     /// f32 transposed, `[hidden, vocab]`: the output head's layout, so a tied head shares this

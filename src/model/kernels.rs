@@ -457,7 +457,11 @@ fn decode_chunk(
             m = f16_to_f32(dm >> 16u32);
         }
         // Q4_0's and Q5_0's quants are centred on 8 and 16.
-        let centre = comptime!(if format == BlockFormat::Q5_0 { -16.0f32 } else { -8.0f32 });
+        let centre = comptime!(if format == BlockFormat::Q5_0 {
+            -16.0f32
+        } else {
+            -8.0f32
+        });
         let mut qh = 0u32;
         if five {
             qh = words[(base + comptime!(u32::from(!split))) as usize];
@@ -508,7 +512,8 @@ fn decode_chunk(
         }
         let base = block * words_per_block;
         let dm = words[base as usize];
-        let scale = f16_to_f32(dm & 0xFFFFu32) * f32::cast_from(k_scale_or_min(words, base, sub, false));
+        let scale =
+            f16_to_f32(dm & 0xFFFFu32) * f32::cast_from(k_scale_or_min(words, base, sub, false));
         let min = f16_to_f32(dm >> 16u32) * f32::cast_from(k_scale_or_min(words, base, sub, true));
         let shift = (sub % 2u32) * 4u32;
         let quants_at = base + quants_word + (sub / 2u32) * 8u32;

@@ -257,9 +257,9 @@ fn convert(dtype: GgmlType, b: &[u8]) -> Vec<Block> {
                 (f16_at(0), &b[4..8], &b[8..24])
             };
             let qh = u32::from_le_bytes([qh[0], qh[1], qh[2], qh[3]]);
-            for j in 0..16 {
-                let low = u32::from(qs[j] & 0x0F) | (((qh >> j) << 4) & 0x10);
-                let high = u32::from(qs[j] >> 4) | ((qh >> (j + 12)) & 0x10);
+            for (j, &byte) in qs.iter().enumerate() {
+                let low = u32::from(byte & 0x0F) | (((qh >> j) << 4) & 0x10);
+                let high = u32::from(byte >> 4) | ((qh >> (j + 12)) & 0x10);
                 for (at, q) in [(j, low), (j + 16, high)] {
                     quants[at] = if signed {
                         (q as i32 - 16) as i8 as u8
@@ -296,11 +296,13 @@ fn convert(dtype: GgmlType, b: &[u8]) -> Vec<Block> {
                         q
                     };
                     let mut quants = [0u8; BLOCK];
-                    for l in 0..BLOCK {
-                        if five {
-                            quants[l] = value(l);
-                        } else if l < 16 {
-                            quants[l] = value(l) | (value(l + 16) << 4);
+                    if five {
+                        for (l, q) in quants.iter_mut().enumerate() {
+                            *q = value(l);
+                        }
+                    } else {
+                        for (l, q) in quants[..16].iter_mut().enumerate() {
+                            *q = value(l) | (value(l + 16) << 4);
                         }
                     }
                     Block {
