@@ -117,16 +117,16 @@ fn gelu_tanh(x: f64) -> f64 {
     0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x.powi(3))).tanh())
 }
 
-/// Whether layer `layer` of a Gemma config attends through the sliding window, as transformers
-/// places the layers (Gemma 2: even layers; Gemma 3: all but every sixth).
+/// Whether layer `layer` of a Gemma config attends through the sliding window, by llama.cpp's
+/// `set_swa_pattern` (with Gemma 2's pattern 2, its even layers; Gemma 3's 6, all but every
+/// sixth).
 fn sliding(config: &DecoderConfig, layer: usize) -> bool {
-    match config.architecture {
-        Architecture::Gemma2 => layer.is_multiple_of(2),
-        Architecture::Gemma3 => {
-            !(layer + 1).is_multiple_of(config.sliding_window_pattern.unwrap_or(6))
-        }
-        _ => false,
-    }
+    let pattern = match config.architecture {
+        Architecture::Gemma2 => config.sliding_window_pattern.unwrap_or(2),
+        Architecture::Gemma3 => config.sliding_window_pattern.unwrap_or(6),
+        _ => return false,
+    };
+    layer % pattern < pattern - 1
 }
 
 /// The logits of every position of `ids`, straight from the equations, in f64: the Llama

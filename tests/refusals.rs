@@ -19,7 +19,7 @@ const HEAD_DIM: u64 = 16;
 const VOCAB: u64 = 32;
 
 impl Model {
-    /// One block of `arch` (llama, qwen3, gemma2, gemma3 or phi3), F32 weights.
+    /// One block of `arch` (llama, qwen2, qwen3, gemma2, gemma3 or phi3), F32 weights.
     fn new(arch: &str) -> Model {
         let key = |name: &str| format!("{arch}.{name}");
         let mut metadata = vec![
@@ -382,4 +382,117 @@ fn phi3_long_factors_stop_sequences_at_the_original_context() {
     assert_eq!(config.max_position_embeddings, 64);
     assert_eq!(config.rope_attention_factor, Some(1.25));
     assert!(model.load().is_ok());
+}
+
+#[test]
+fn absurd_sizes_are_refused_before_anything_is_allocated() {
+    // 65,536 heads of 65,536: each size is plausible, the matrices they imply are not. A file of
+    // a few kilobytes must not make the loader allocate for them.
+    let mut model = Model::new("llama");
+    model
+        .set("llama.attention.head_count", MetadataValue::U32(65_536))
+        .set("llama.attention.head_count_kv", MetadataValue::U32(65_536))
+        .set("llama.attention.key_length", MetadataValue::U32(65_536))
+        .set("llama.attention.value_length", MetadataValue::U32(65_536))
+        .set("llama.rope.dimension_count", MetadataValue::U32(65_536));
+    model.refused(&["num_attention_heads"]);
+}
+
+#[test]
+fn factor_tensors_of_another_architecture_are_refused() {
+    let factors = |n: u64| -> Vec<u8> { (0..n).flat_map(|_| 1.0f32.to_le_bytes()).collect() };
+    // llama.cpp reads rope_freqs for Llama only and LongRoPE's factors for Phi-3 only.
+    for (arch, name) in [
+        ("qwen2", "rope_freqs.weight"),
+        ("gemma3", "rope_freqs.weight"),
+        ("phi3", "rope_freqs.weight"),
+        ("llama", "rope_factors_short.weight"),
+        ("llama", "rope_factors_long.weight"),
+    ] {
+        let mut model = Model::new(arch);
+        model.tensors.push((
+            name.into(),
+            vec![HEAD_DIM / 2],
+            GgmlType::F32,
+            factors(HEAD_DIM / 2),
+        ));
+        model.refused(&[name]);
+    }
+    // Long factors without the context they start at.
+    let mut phi3 = Model::new("phi3");
+    phi3.tensors.push((
+        "rope_factors_long.weight".into(),
+        vec![HEAD_DIM / 2],
+        GgmlType::F32,
+        factors(HEAD_DIM / 2),
+    ));
+    phi3.refused(&["rope_factors_long.weight", "original_context_length"]);
+}
+
+#[test]
+fn gemma2_files_llama_cpp_would_refuse_are_refused() {
+    let mut head = Model::new("gemma2");
+    head.add("output.weight", &[HIDDEN, VOCAB]);
+    head.refused(&["output.weight"]);
+    let mut zero = Model::new("gemma2");
+    zero.set("gemma2.final_logit_softcapping", MetadataValue::F32(0.0));
+    zero.refused(&["gemma2.final_logit_softcapping"]);
+    // A sliding-window pattern is read, not ignored: 3 makes layer 0 of 1 slide, as 2 does.
+    let mut pattern = Model::new("gemma2");
+    pattern.set(
+        "gemma2.attention.sliding_window_pattern",
+        MetadataValue::U32(3),
+    );
+    assert_eq!(pattern.config().sliding_window_pattern, Some(3));
+}
+
+#[test]
+fn the_header_alone_tells_what_a_model_needs_or_why_it_cannot_load() {
+    use clue_wasm::model::ModelNeeds;
+    let needs = |model: &Model| -> Result<ModelNeeds, String> {
+        let bytes = model.bytes();
+        let data_offset = gguf::parse(&bytes).unwrap().data_offset as usize;
+        // Only the header: what a page's range request brings.
+        let header = gguf::parse_header(&bytes[..data_offset], bytes.len() as u64)
+            .map_err(|e| e.to_string())?;
+        ModelNeeds::of(&header).map_err(|e| e.to_string())
+    };
+    let model = Model::new("qwen3");
+    let read = needs(&model).expect("a valid header");
+    let stored: usize = model.tensors.iter().map(|t| t.3.len()).sum();
+    assert_eq!(read.tensor_bytes, stored as u64);
+    assert_eq!(
+        read.gpu_weight_bytes, stored as u64,
+        "F32 rows of whole blocks stay as stored"
+    );
+    assert_eq!(read.cpu_weight_bytes, 4 * read.parameters);
+    assert_eq!(
+        read.kv_bytes_per_position,
+        2 * 2 * 16 * 4,
+        "1 layer, 2 kv heads of 16"
+    );
+    // What the load would refuse, refused before the download.
+    let mut q2 = Model::new("llama");
+    let down = q2
+        .tensors
+        .iter_mut()
+        .find(|(n, ..)| n == "blk.0.ffn_down.weight")
+        .unwrap();
+    down.1 = vec![256, HIDDEN];
+    down.2 = GgmlType::Q2_K;
+    down.3 = sample_blocks(GgmlType::Q2_K, HIDDEN as usize, 1);
+    let error = needs(&q2).unwrap_err();
+    assert!(
+        error.contains("blk.0.ffn_down.weight") && error.contains("Q2_K"),
+        "{error}"
+    );
+    let mut mamba = Model::new("llama");
+    mamba.set(
+        "general.architecture",
+        MetadataValue::String("mamba".into()),
+    );
+    assert!(needs(&mamba).unwrap_err().contains("mamba"));
+    let mut key = Model::new("llama");
+    key.set("llama.attention.causal", MetadataValue::Bool(false));
+    assert!(needs(&key).unwrap_err().contains("llama.attention.causal"));
 }

@@ -223,7 +223,7 @@ export function setupEvaluate(hub) {
     else if (source === 'known' && known) modelInfo.textContent = describeNeeds(known);
     else modelInfo.textContent = '';
   };
-  fillKnownModels(byId('model-known')).then(describeChoice, (e) => { modelInfo.textContent = `The model list could not be read: ${e}`; });
+  const knownListed = fillKnownModels(byId('model-known')).then(describeChoice, (e) => { modelInfo.textContent = `The model list could not be read: ${e}`; });
   byId('model-known').addEventListener('change', () => {
     form.querySelector('input[name="model-source"][value="known"]').checked = true;
     describeChoice();
@@ -278,6 +278,9 @@ export function setupEvaluate(hub) {
     modelBar.hidden = true;
     modelInfo.textContent = `${message.name}: ${megabytes(message.bytes)}, loaded in ${(message.load_ms / 1000).toFixed(1)} s; ` +
       `weights ${size(message.weights_bytes)} on ${message.backend} (${(message.weights_bytes / message.tensor_bytes).toFixed(2)}× the file's tensors).`;
+  });
+  hub.on('model-warning', (message) => {
+    if (message.job === 'eval') modelInfo.textContent = `${message.url}: ${message.message}`;
   });
   hub.on('model-needs', (message) => {
     if (message.job !== 'eval') return;
@@ -505,7 +508,9 @@ export function setupEvaluate(hub) {
   function restore(saved) {
     form.querySelector(`input[name="model-source"][value="${saved.source}"]`).checked = true;
     if (saved.model.url && saved.source === 'url') byId('model-url').value = saved.model.url;
-    if (saved.model.known && saved.source === 'known') byId('model-known').value = saved.model.known.name;
+    if (saved.model.known && saved.source === 'known') {
+      knownListed.then(() => { byId('model-known').value = saved.model.known.name; });
+    }
     backendSelect.value = saved.backend;
     describeBackend();
     const byTask = new Map(saved.datasets.map((d) => [d.task, d]));

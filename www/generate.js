@@ -48,6 +48,9 @@ export function setupGenerate(hub) {
   hub.on('model-progress', (message) => {
     if (message.job === 'generate') status.textContent = loadingText(message);
   });
+  hub.on('model-warning', (message) => {
+    if (message.job === 'generate') status.textContent = `${message.url}: ${message.message}`;
+  });
   hub.on('model-needs', (message) => {
     if (message.job !== 'generate') return;
     const n = message.needs;

@@ -67,8 +67,10 @@ function refusal(needs, size, backend) {
 }
 
 /**
- * The first bytes of a model and its full size, without downloading it: a range request (a
- * server that ignores ranges sends the whole file, which then serves as the download).
+ * The first `length` bytes of a model and its full size, without downloading it: a range request.
+ * A server that ignores ranges sends the whole file (200), which then serves as the download; a
+ * range whose total the page cannot read (a cross-origin server that does not expose
+ * Content-Range) gives null, and the model is loaded without the check.
  */
 async function headerOf(url, length) {
   let response;
@@ -78,37 +80,56 @@ async function headerOf(url, length) {
     throw new Error(`${url}: ${errorText(e)}`);
   }
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  const range = response.status === 206 && /\/(\d+)$/.exec(response.headers.get('content-range') || '');
-  return { prefix: bytes, total: range ? Number(range[1]) : bytes.length, whole: !range };
+  if (response.status === 200) {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    return { prefix: bytes, total: bytes.length, whole: true };
+  }
+  const range = /\/(\d+)$/.exec(response.headers.get('content-range') || '');
+  if (!range) {
+    await response.body.cancel();
+    return null;
+  }
+  return { prefix: new Uint8Array(await response.arrayBuffer()), total: Number(range[1]), whole: false };
 }
+
+/** Errors of a header read from too few bytes: the prefix ended inside it. */
+const SHORT_HEADER = /truncated GGUF file|runs past the end of the file \(\d+ bytes remain\)|remaining bytes can hold/;
 
 /**
  * What the model at `url` or in `file` needs, from its header, checked against `backend`; posts
- * it to the page, throws the refusal. Resolves to the whole file when a server sent it all.
+ * it to the page, throws the refusal. Resolves to the whole file when it is at hand anyway (a
+ * cached download, a server that sent it all), else null.
  */
 async function checkNeeds({ url, file }, backend, job, name) {
+  const cache = !file && 'caches' in self ? await caches.open('clue-models') : null;
+  const cached = cache ? await cache.match(url) : undefined;
+  let read = 0;
   for (let length = HEADER_BYTES; ; length *= 2) {
     let header;
     if (file) {
-      header = { prefix: new Uint8Array(await file.slice(0, length).arrayBuffer()), total: file.size, whole: length >= file.size };
+      header = { prefix: new Uint8Array(await file.slice(0, length).arrayBuffer()), total: file.size };
+      header.whole = header.prefix.length >= file.size;
+    } else if (cached) {
+      const bytes = new Uint8Array(await cached.clone().arrayBuffer());
+      header = { prefix: bytes, total: bytes.length, whole: true };
     } else {
-      const cache = 'caches' in self ? await caches.open('clue-models') : null;
-      if (cache && await cache.match(url)) return null;
       header = await headerOf(url, length);
+      if (!header) return null;
     }
     let needs;
     try {
       needs = clue.inspectModel(name, header.prefix, header.total);
     } catch (e) {
-      // A header longer than the bytes read: ask for more, up to the whole file.
-      if (!header.whole && header.prefix.length < header.total && /truncated|past the end|remaining bytes/.test(errorText(e))) continue;
+      // A header longer than the bytes read: ask for more, while more keeps arriving.
+      const grew = header.prefix.length > read;
+      read = header.prefix.length;
+      if (!header.whole && grew && SHORT_HEADER.test(errorText(e))) continue;
       throw e;
     }
     postMessage({ type: 'model-needs', job, name, backend, size: header.total, needs });
     const why = refusal(needs, header.total, backend);
     if (why) throw new Error(`${name}: ${why}`);
-    return header.whole ? header.prefix : null;
+    return header.whole && !file ? header.prefix : null;
   }
 }
 
@@ -224,6 +245,8 @@ async function loadModel({ url, file, known }, backend, job) {
     const generator = await clue.Generator.load(name, bytes, backend);
     if (known && known.sha256 && generator.sha256 !== known.sha256) {
       generator.free();
+      // Not kept: the next attempt downloads the file again rather than failing on this one.
+      if ('caches' in self) await (await caches.open('clue-models')).delete(url);
       throw new Error(`${name}: SHA-256 ${generator.sha256} is not the ${known.name} file of the list (${known.sha256})`);
     }
     models.set(key, generator);

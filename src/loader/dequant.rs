@@ -368,7 +368,7 @@ fn q5_1(b: &[u8; 24], y: &mut [f32; 32]) {
 /// The scale and minimum of sub-block `j` (0–7) of a Q4_K or Q5_K block times the block's d
 /// and dmin. ggml's `get_scale_min_k4` unpacks the 6-bit values from 12 bytes: the low 6 bits of
 /// bytes 0–7 for sub-blocks 0–3, nibbles of bytes 8–11 plus the top 2 bits of bytes 0–7 for 4–7.
-fn sub_block_scale_min(j: usize, scales: &[u8], d: f32, dmin: f32) -> (f32, f32) {
+pub(crate) fn sub_block_scale_min(j: usize, scales: &[u8], d: f32, dmin: f32) -> (f32, f32) {
     let q = scales;
     let (scale, min) = if j < 4 {
         (q[j] & 63, q[j + 4] & 63)

@@ -43,11 +43,6 @@ impl<'a> BlockMatrix<'a> {
         }
     }
 
-    /// The block type.
-    pub fn dtype(&self) -> GgmlType {
-        self.dtype
-    }
-
     /// As a stored tensor again (for the CPU's quantized rows).
     pub fn as_stored(&self) -> StoredTensor<'_> {
         StoredTensor {
@@ -120,7 +115,7 @@ impl<'a> BlockMatrix<'a> {
             .collect()
     }
 
-    /// The layout of rows `first..first + count` on the device; `None` for types without a
+    /// The layout of `count` rows of this matrix on the device; `None` for types without a
     /// kernel or rows that are not whole blocks.
     fn layout(&self, count: usize) -> Option<BlockLayout> {
         let format = BlockFormat::of(self.dtype)?;
@@ -189,7 +184,6 @@ struct Part {
 /// A matrix's blocks on a GPU device.
 #[derive(Debug, Clone)]
 pub struct DeviceMatrix {
-    rows: usize,
     cols: usize,
     parts: Vec<Part>,
 }
@@ -224,15 +218,9 @@ impl DeviceMatrix {
             first += count;
         }
         Some(DeviceMatrix {
-            rows: matrix.rows,
             cols: matrix.cols,
             parts,
         })
-    }
-
-    /// Output features.
-    pub fn rows(&self) -> usize {
-        self.rows
     }
 
     /// Bytes on the device (4 per word).
@@ -323,8 +311,9 @@ impl DeviceMatrix {
         ))
     }
 
-    /// Every row as f32 `[rows, cols]`, for tests.
-    pub fn dequantized(&self) -> Tensor<2> {
+    /// Every row as f32 `[rows, cols]`.
+    #[cfg(test)]
+    fn dequantized(&self) -> Tensor<2> {
         let pieces = self
             .parts
             .iter()
@@ -427,7 +416,7 @@ mod tests {
     #[test]
     fn kernels_read_every_type_as_the_cpu_dequantizes_it() {
         let device = gpu();
-        // 37 rows: a last cube of the product with 5 of its 8 rows; 512 columns: two K blocks.
+        // 37 rows: one cube of the product, partly empty; 512 columns: two K blocks.
         let (rows, cols) = (37, 512);
         let x: Vec<f32> = (0..cols)
             .map(|i| ((i * 37) % 23) as f32 / 11.0 - 1.0)

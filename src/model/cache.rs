@@ -62,8 +62,16 @@ impl KvCache {
 
     /// Bytes of device memory the keys and values take now: storage grows with the sequence
     /// (doubling, at most the model's context), so this is what the context actually used needs.
-    pub fn device_bytes(&self) -> usize {
-        2 * self.layers.len() * self.kv_heads * self.capacity * self.head_dim * 4
+    pub fn device_bytes(&self) -> u64 {
+        // In u64: a long context (Llama 3.2 1B at 131,072 positions: 8.6 GB) overflows wasm32.
+        [
+            self.layers.len(),
+            self.kv_heads,
+            self.capacity,
+            self.head_dim,
+        ]
+        .iter()
+        .fold(2 * 4, |bytes, &n| bytes * n as u64)
     }
 
     /// Forgets every position from `len` on, as [`Vec::truncate`] does (no effect when `len` is

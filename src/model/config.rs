@@ -1,5 +1,6 @@
 //! The decoder's hyper-parameters, field for field as in Hugging Face's `config.json` (Llama,
-//! Qwen2, Qwen3, Gemma 2, Gemma 3), and what they imply per layer: which layers attend through
+//! Qwen2, Qwen3, Gemma 2, Gemma 3, Phi-3 without LongRoPE or a sliding window), and what they
+//! imply per layer: which layers attend through
 //! a sliding window, with which rotary frequencies. Anything a config asks for that the decoder
 //! does not compute (another RoPE scaling, partial rotary dimensions, a sliding window outside
 //! Gemma) is an error naming the field, never ignored.
@@ -339,8 +340,12 @@ fn rope_scaling_from_json<'de, D: serde::Deserializer<'de>>(
 }
 
 /// The largest of the sizes below that a config may give: far above any model a browser or
-/// this tool runs, small enough that products of two of them cannot overflow.
+/// this tool runs.
 const MAX_SIZE: usize = 1 << 24;
+
+/// The most values one weight matrix may hold (2^31: 8 GiB of f32), checked on the products the
+/// decoder forms, so that none overflows a 32-bit `usize` (wasm32).
+const MAX_MATRIX_VALUES: u64 = 1 << 31;
 
 /// What one layer's attention uses.
 #[derive(Debug, Clone, PartialEq)]
@@ -389,6 +394,30 @@ impl DecoderConfig {
                 return Err(invalid(
                     field,
                     format!("({value}) must be between 1 and {MAX_SIZE}"),
+                ));
+            }
+        }
+        let (heads, kv_heads, head_dim) = (
+            self.num_attention_heads as u64,
+            self.kv_heads() as u64,
+            self.head_dim() as u64,
+        );
+        let (hidden, vocab) = (self.hidden_size as u64, self.vocab_size as u64);
+        for (field, values) in [
+            ("num_attention_heads", heads * head_dim * hidden),
+            ("num_key_value_heads", kv_heads * head_dim * hidden),
+            ("vocab_size", vocab * hidden),
+            (
+                "intermediate_size",
+                2 * self.intermediate_size as u64 * hidden,
+            ),
+        ] {
+            if values > MAX_MATRIX_VALUES {
+                return Err(invalid(
+                    field,
+                    format!(
+                        "makes a weight matrix of {values} values, more than {MAX_MATRIX_VALUES}"
+                    ),
                 ));
             }
         }
@@ -617,20 +646,20 @@ impl DecoderConfig {
         kinds
     }
 
-    /// Each layer's window and rotary frequencies. Gemma 2 slides on even layers; Gemma 3 on
-    /// all but every `sliding_window_pattern`-th (default 6), as transformers and llama.cpp
-    /// place them, unless `layer_types` lists them.
+    /// Each layer's window and rotary frequencies. With a pattern of `n` layers (Gemma 2: 2, Gemma
+    /// 3: 6, or `sliding_window_pattern`) the last of each `n` is global and the others slide
+    /// (llama.cpp's `set_swa_pattern`: layer `i` slides when `i mod n < n − 1`), unless
+    /// `layer_types` lists them.
     pub(super) fn layer_attention(&self) -> Vec<LayerAttention> {
         (0..self.num_hidden_layers)
             .map(|layer| {
-                let sliding = match (&self.layer_types, self.architecture) {
-                    (Some(types), _) => types[layer] == LayerType::SlidingAttention,
-                    (None, Architecture::Gemma2) => layer.is_multiple_of(2),
-                    (None, Architecture::Gemma3) => {
-                        let pattern = self.sliding_window_pattern.unwrap_or(6);
-                        !(layer + 1).is_multiple_of(pattern)
-                    }
-                    (None, _) => false,
+                let pattern = match self.architecture {
+                    Architecture::Gemma2 => self.sliding_window_pattern.unwrap_or(2),
+                    _ => self.sliding_window_pattern.unwrap_or(6),
+                };
+                let sliding = match &self.layer_types {
+                    Some(types) => types[layer] == LayerType::SlidingAttention,
+                    None => self.architecture.sandwich_norms() && layer % pattern < pattern - 1,
                 };
                 let window = if sliding { self.sliding_window } else { None };
                 LayerAttention {
@@ -832,6 +861,14 @@ mod tests {
             [Some(4096), None, Some(4096), None, Some(4096), None]
         );
         assert_eq!(gemma2.rotary_kinds().len(), 1);
+
+        // A pattern of 3: two sliding layers, then a global one (llama.cpp's rule), Gemma 2 too.
+        let three = config(&format!(
+            r#"{{{BASE}, "model_type": "gemma2", "sliding_window": 8, "sliding_window_pattern": 3}}"#
+        ))
+        .unwrap();
+        let windows: Vec<_> = three.layer_attention().iter().map(|l| l.window).collect();
+        assert_eq!(windows, [Some(8), Some(8), None, Some(8), Some(8), None]);
 
         let listed = config(&format!(
             r#"{{{BASE}, "model_type": "gemma3", "sliding_window": 8, "layer_types":

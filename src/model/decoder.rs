@@ -1,6 +1,7 @@
 //! The decoder of the Llama family (Touvron et al. 2023, arXiv 2302.13971) and the variants built
 //! on it — Qwen2 (q/k/v biases), Qwen3 (QK-norm), Gemma 2 and Gemma 3 (norms around attention
-//! and MLP, GeGLU, scaled embeddings, sliding-window layers, soft-capping) — following Hugging Face
+//! and MLP, GeGLU, scaled embeddings, sliding-window layers, soft-capping), Phi-3 (fused
+//! projections, LongRoPE's factors) — following Hugging Face
 //! transformers' `modeling_*.py` and llama.cpp's graph for each: RMSNorm, rotary positions,
 //! grouped-query attention over a KV cache, a gated MLP.
 //!
@@ -217,12 +218,13 @@ fn halves_row_order(heads: usize, head_dim: usize) -> Vec<usize> {
 }
 
 /// One matrix of a checkpoint to read: its name, its `[rows, cols]`, and for queries and keys
-/// of an interleaved checkpoint the order its rows are read in (see [`halves_row_order`]).
+/// of an interleaved checkpoint the `(heads, head_dim)` whose rows are read in
+/// [`halves_row_order`].
 struct MatrixSpec {
     name: String,
     rows: usize,
     cols: usize,
-    order: Option<Vec<usize>>,
+    interleaved: Option<(usize, usize)>,
 }
 
 impl MatrixSpec {
@@ -231,14 +233,22 @@ impl MatrixSpec {
             name,
             rows,
             cols,
-            order: None,
+            interleaved: None,
         }
     }
 
-    /// The same matrix with its rows read in `order` when there is one.
-    fn reordered(mut self, order: Option<Vec<usize>>) -> MatrixSpec {
-        self.order = order;
+    /// The same matrix of `heads` heads of `head_dim` rows, stored for llama.cpp's adjacent-pair
+    /// RoPE when `interleaved`.
+    fn rotated(mut self, interleaved: bool, heads: usize, head_dim: usize) -> MatrixSpec {
+        self.interleaved = interleaved.then_some((heads, head_dim));
         self
+    }
+
+    /// The order rows are read in, built only once the file's shape has been checked (so a
+    /// config naming absurd sizes never allocates it).
+    fn order(&self) -> Option<Vec<usize>> {
+        self.interleaved
+            .map(|(heads, head_dim)| halves_row_order(heads, head_dim))
     }
 
     /// The matrix as stored, checked against the expected shape; `None` when the file does
@@ -258,8 +268,8 @@ impl MatrixSpec {
             });
         }
         let matrix = BlockMatrix::new(&stored);
-        Ok(Some(match &self.order {
-            Some(order) => matrix.with_rows(order),
+        Ok(Some(match self.order() {
+            Some(order) => matrix.with_rows(&order),
             None => matrix,
         }))
     }
@@ -267,7 +277,7 @@ impl MatrixSpec {
     /// The matrix as f32 rows, shape checked, rows in this spec's order.
     fn values(&self, weights: &dyn WeightSource) -> Result<Vec<f32>, ModelError> {
         let values = read_matrix(weights, &self.name, self.rows, self.cols)?;
-        Ok(match &self.order {
+        Ok(match self.order() {
             Some(order) => order
                 .iter()
                 .flat_map(|&r| &values[r * self.cols..(r + 1) * self.cols])
@@ -426,7 +436,7 @@ impl Linear {
                 let mut values = Vec::new();
                 for (spec, name) in specs.iter().zip(names) {
                     let bias = read_shaped(weights, name, &[spec.rows])?;
-                    values.extend(match &spec.order {
+                    values.extend(match spec.order() {
                         Some(order) => order.iter().map(|&r| bias[r]).collect(),
                         None => bias,
                     });
@@ -542,10 +552,11 @@ impl Attention {
             config.hidden_size,
         );
         let interleaved = config.rope_layout == RopeLayout::Interleaved;
-        let spec = |name: &str, heads: usize, rotated: bool| {
-            MatrixSpec::new(format!("{prefix}.{name}.weight"), heads * head_dim, hidden)
-                .reordered((rotated && interleaved).then(|| halves_row_order(heads, head_dim)))
-        };
+        let spec =
+            |name: &str, heads: usize, rotated: bool| {
+                MatrixSpec::new(format!("{prefix}.{name}.weight"), heads * head_dim, hidden)
+                    .rotated(rotated && interleaved, heads, head_dim)
+            };
         let qkv_proj = if config.architecture.fused_projections() {
             // Phi-3 stores the rows of q, k and v in one matrix, in the order this layer
             // stacks them (NeoX RoPE: nothing to reorder).
@@ -858,9 +869,9 @@ enum Embedding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct DeviceBytes {
     /// Every weight, counted once (a tied head shares the embedding).
-    pub weights: usize,
+    pub weights: u64,
     /// The KV cache as allocated now.
-    pub kv_cache: usize,
+    pub kv_cache: u64,
 }
 
 /// The decoder with its weights on a device, ready to run chunks of token ids against a
@@ -1046,10 +1057,11 @@ impl Decoder {
             self.lm_head.device_bytes()
         };
         DeviceBytes {
-            weights: embedding
+            weights: (embedding
                 + head
                 + self.norm.device_bytes()
-                + self.layers.iter().map(Block::device_bytes).sum::<usize>(),
+                + self.layers.iter().map(Block::device_bytes).sum::<usize>())
+                as u64,
             kv_cache: cache.device_bytes(),
         }
     }
@@ -1201,7 +1213,11 @@ fn logits_window(prefill_chunk: usize, vocab_size: usize) -> usize {
 /// `window`, and few enough that the attention scores, `heads × len × (cached + len)` f32, fit
 /// one binding.
 fn chunk_len(window: usize, heads: usize, cached: usize, remaining: usize) -> usize {
-    let scores_fit = |len: usize| heads * len * (cached + len) * F32_BYTES <= MAX_BINDING_BYTES;
+    // In u64: on wasm32 a long context (32 heads × 256 × 131,072) overflows usize.
+    let scores_fit = |len: usize| {
+        heads as u64 * len as u64 * (cached + len) as u64 * F32_BYTES as u64
+            <= MAX_BINDING_BYTES as u64
+    };
     let mut len = remaining.min(window);
     while len > 1 && !scores_fit(len) {
         len -= 1;

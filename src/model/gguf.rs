@@ -12,14 +12,22 @@ use super::config::{Architecture, DecoderConfig, LayerType, RopeScaling};
 use super::decoder::{Decoder, ModelError};
 
 /// llama.cpp's tensor of Llama 3 frequency factors.
-pub const ROPE_FREQS: &str = "rope_freqs.weight";
+const ROPE_FREQS: &str = "rope_freqs.weight";
 
 /// LongRoPE's factors for contexts up to the original one, and beyond it (Phi-3).
 const ROPE_FACTORS_SHORT: &str = "rope_factors_short.weight";
 const ROPE_FACTORS_LONG: &str = "rope_factors_long.weight";
 
-/// The tensors the config reads rather than the decoder.
-pub const CONFIG_TENSORS: [&str; 3] = [ROPE_FREQS, ROPE_FACTORS_SHORT, ROPE_FACTORS_LONG];
+/// The tensors the config of `architecture` reads rather than the decoder (llama.cpp reads
+/// `rope_freqs` for Llama only, LongRoPE's factors for Phi-3 only; elsewhere they stay unread, and
+/// so refused).
+fn config_tensors(architecture: Architecture) -> &'static [&'static str] {
+    match architecture {
+        Architecture::Llama => &[ROPE_FREQS],
+        Architecture::Phi3 => &[ROPE_FACTORS_SHORT, ROPE_FACTORS_LONG],
+        _ => &[],
+    }
+}
 
 /// `{arch}.*` keys this runtime reads or checks, for every architecture.
 const KNOWN_KEYS: [&str; 17] = [
@@ -59,7 +67,7 @@ const PHI3_KEYS: [&str; 1] = ["attention.sliding_window"];
 const EXPERT_KEYS: [&str; 2] = ["expert_count", "expert_used_count"];
 
 /// The tensor names of an architecture's GGUF files.
-pub fn tensor_naming(architecture: Architecture) -> TensorNaming {
+fn tensor_naming(architecture: Architecture) -> TensorNaming {
     if architecture.sandwich_norms() {
         TensorNaming::Sandwich
     } else if architecture.fused_projections() {
@@ -80,39 +88,10 @@ pub fn config_from_gguf(file: &Gguf<'_>) -> Result<DecoderConfig, ModelError> {
         message: e.to_string(),
     };
     let refuse = |field: &'static str, message: String| ModelError::Config { field, message };
-    let arch = meta.str("general.architecture").map_err(metadata)?;
-    let architecture = Architecture::from_gguf_name(arch).ok_or_else(|| {
-        refuse(
-            "general.architecture",
-            format!("{arch:?} is not supported (llama, qwen2, qwen3, gemma2, gemma3)"),
-        )
-    })?;
+    let architecture = check_metadata(file)?;
+    let arch = architecture.gguf_name();
     let gemma = architecture.sandwich_norms();
-    if let Ok(count) = meta.u64("split.count")
-        && count > 1
-    {
-        return Err(refuse(
-            "split.count",
-            format!("the model is split over {count} files; merge them with llama-gguf-split"),
-        ));
-    }
     let key = |name: &str| format!("{arch}.{name}");
-    let prefix = format!("{arch}.");
-    for name in meta.keys().filter_map(|k| k.strip_prefix(&prefix)) {
-        let known = KNOWN_KEYS.contains(&name)
-            || (gemma && GEMMA_KEYS.contains(&name))
-            || (architecture == Architecture::Phi3 && PHI3_KEYS.contains(&name))
-            || EXPERT_KEYS.contains(&name);
-        if !known {
-            return Err(refuse(
-                "GGUF metadata",
-                format!(
-                    "`{arch}.{name}` is not implemented by this runtime and may change what \
-                     the model computes"
-                ),
-            ));
-        }
-    }
     let usize_of = |name: &str| -> Result<usize, ModelError> {
         let value = meta.u64(&key(name)).map_err(metadata)?;
         usize::try_from(value).map_err(|_| ModelError::Config {
@@ -235,17 +214,28 @@ pub fn config_from_gguf(file: &Gguf<'_>) -> Result<DecoderConfig, ModelError> {
             divisors: values.into_iter().map(f64::from).collect(),
         }))
     };
-    let tensor_factors = if architecture == Architecture::Phi3 {
-        // LongRoPE: the short factors up to the original context. llama.cpp switches to the long
-        // ones when its context exceeds that; this runtime does not, so sequences stop there.
-        if file.tensor(ROPE_FACTORS_LONG).is_ok()
-            && let Some(original) = optional_usize("rope.scaling.original_context_length")?
-        {
-            context = context.min(original);
+    let tensor_factors = match architecture {
+        Architecture::Phi3 => {
+            // LongRoPE: the short factors up to the original context. llama.cpp switches to the
+            // long ones when its context exceeds that; this runtime does not, so sequences stop
+            // there.
+            if file.tensor(ROPE_FACTORS_LONG).is_ok() {
+                let original =
+                    optional_usize("rope.scaling.original_context_length")?.ok_or_else(|| {
+                        refuse(
+                            "rope_scaling",
+                            format!(
+                                "{ROPE_FACTORS_LONG} without {}",
+                                key("rope.scaling.original_context_length")
+                            ),
+                        )
+                    })?;
+                context = context.min(original);
+            }
+            factors(ROPE_FACTORS_SHORT)?
         }
-        factors(ROPE_FACTORS_SHORT)?
-    } else {
-        factors(ROPE_FREQS)?
+        Architecture::Llama => factors(ROPE_FREQS)?,
+        _ => None,
     };
     if let Some(frequencies) = tensor_factors {
         if rope_scaling.is_some() {
@@ -289,7 +279,21 @@ pub fn config_from_gguf(file: &Gguf<'_>) -> Result<DecoderConfig, ModelError> {
         let swa_base = optional_f64("rope.freq_base_swa")?;
         let base = optional_f64("rope.freq_base")?.unwrap_or(10_000.0);
         if architecture == Architecture::Gemma2 {
-            // llama.cpp's Gemma 2 always slides and soft-caps, with these defaults.
+            // llama.cpp's Gemma 2 always slides and soft-caps, with these defaults; a cap of 0
+            // would divide by zero there, and its head is always the embedding.
+            for cap in ["attn_logit_softcapping", "final_logit_softcapping"] {
+                if optional_f64(cap)? == Some(0.0) {
+                    return Err(refuse(cap, format!("{} is 0", key(cap))));
+                }
+            }
+            if file.tensor("output.weight").is_ok() {
+                return Err(refuse(
+                    "GGUF tensors",
+                    "output.weight: llama.cpp's gemma2 always uses token_embd as its head and \
+                     refuses it"
+                        .into(),
+                ));
+            }
             sliding_window = sliding_window.or(Some(4096));
             attn_softcap = attn_softcap.or(Some(50.0));
             final_softcap = final_softcap.or(Some(30.0));
@@ -356,13 +360,58 @@ pub fn config_from_gguf(file: &Gguf<'_>) -> Result<DecoderConfig, ModelError> {
     Ok(config)
 }
 
+/// The file's architecture, once its metadata is known to hold nothing this runtime would have
+/// to ignore: an architecture it computes, one file (not a split), and under `{arch}.` only keys
+/// it reads or knows not to change the computation. Needs the header alone.
+pub(super) fn check_metadata(file: &Gguf<'_>) -> Result<Architecture, ModelError> {
+    let meta = &file.metadata;
+    let refuse = |field: &'static str, message: String| ModelError::Config { field, message };
+    let arch = meta
+        .str("general.architecture")
+        .map_err(|e| ModelError::Weight {
+            name: "GGUF metadata".into(),
+            message: e.to_string(),
+        })?;
+    let architecture = Architecture::from_gguf_name(arch).ok_or_else(|| {
+        refuse(
+            "general.architecture",
+            format!("{arch:?} is not supported (llama, qwen2, qwen3, gemma2, gemma3, phi3)"),
+        )
+    })?;
+    if let Ok(count) = meta.u64("split.count")
+        && count > 1
+    {
+        return Err(refuse(
+            "split.count",
+            format!("the model is split over {count} files; merge them with llama-gguf-split"),
+        ));
+    }
+    let prefix = format!("{arch}.");
+    for name in meta.keys().filter_map(|k| k.strip_prefix(&prefix)) {
+        let known = KNOWN_KEYS.contains(&name)
+            || (architecture.sandwich_norms() && GEMMA_KEYS.contains(&name))
+            || (architecture == Architecture::Phi3 && PHI3_KEYS.contains(&name))
+            || EXPERT_KEYS.contains(&name);
+        if !known {
+            return Err(refuse(
+                "GGUF metadata",
+                format!(
+                    "`{arch}.{name}` is not implemented by this runtime and may change what \
+                     the model computes"
+                ),
+            ));
+        }
+    }
+    Ok(architecture)
+}
+
 /// The decoder of a parsed GGUF file on `device`: its config, its weights, and a refusal naming
 /// the first tensor of the file the decoder did not read (an unknown tensor might change what the
 /// model computes).
 pub fn decoder_from_gguf(file: &Gguf<'_>, device: &Device) -> Result<Decoder, ModelError> {
     let config = config_from_gguf(file)?;
     let weights = GgufWeights::new(file, tensor_naming(config.architecture));
-    for name in CONFIG_TENSORS {
+    for &name in config_tensors(config.architecture) {
         if file.tensor(name).is_ok() {
             weights.mark_read(name);
         }

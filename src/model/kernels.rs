@@ -479,7 +479,7 @@ fn decode_chunk(
                     high |= ((qh >> (j + 16u32)) & 1u32) << 4u32;
                 }
                 if comptime!(format == BlockFormat::Q4_0 || format == BlockFormat::Q5_0) {
-                    // (q − 8)·d and (q − 16)·d exactly as the CPU computes them.
+                    // (q − 8)·d and (q − 16)·d, as the CPU computes them.
                     values[j as usize] = (f32::cast_from(low) + centre) * d;
                     values[(j + 16u32) as usize] = (f32::cast_from(high) + centre) * d;
                 } else {

@@ -4,11 +4,12 @@
 //! that is bound by memory traffic, not arithmetic: SmolLM2-135M's matrices are 538 MB as
 //! f32, and reading them once per token is all the time a step takes. llama.cpp reads the
 //! blocks as stored (Q4_1: 0.625 bytes per weight). So, next to the f32 weights that prefill's
-//! matrix products use, a model on the CPU keeps each Q4_0/Q4_1/Q8_0 matrix as its blocks —
-//! scales converted to f32 once, quants kept as they are — and multiplies one row by them here,
-//! as a burn backend extension of the CPU backend (`flex`): the activation stays a burn tensor
-//! and nothing reads a device. The weights are the file's exact values, so the products equal
-//! the f32 ones up to the order of summation.
+//! matrix products use, a model on the CPU keeps each Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K
+//! matrix as blocks of 32 values — scales (and mins) converted to f32 once, 4-bit quants kept as
+//! nibbles, 5- and 6-bit ones widened to bytes — and multiplies one row by them here, as a burn
+//! backend extension of the CPU backend (`flex`): the activation stays a burn tensor and nothing
+//! reads a device. The products equal those of the dequantized f32 weights up to rounding (the
+//! order of summation; Q4_0's `q·d − 8d` for `(q − 8)·d`).
 //!
 //! Natively the output rows are split over rayon's threads and the loops compiled for AVX2 where
 //! the CPU has it. Not in the browser: there, on one thread, widening the quants to f32 costs
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use burn::backend::{Backend, Flex, backend_extension, tensor::FloatTensor};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::loader::dequant::GgmlType;
+use crate::loader::dequant::{GgmlType, sub_block_scale_min};
 use crate::loader::weights::StoredTensor;
 
 /// Values per block in every format here.
@@ -346,20 +347,6 @@ fn convert(dtype: GgmlType, b: &[u8]) -> Vec<Block> {
         }
         _ => unreachable!("from_stored accepts only the types above"),
     }
-}
-
-/// The scale and minimum of sub-block `j` (0–7) of a Q4_K or Q5_K block times the block's d
-/// and dmin, as ggml's `get_scale_min_k4` unpacks the 6-bit values from 12 bytes.
-fn sub_block_scale_min(j: usize, q: &[u8], d: f32, dmin: f32) -> (f32, f32) {
-    let (scale, min) = if j < 4 {
-        (q[j] & 63, q[j + 4] & 63)
-    } else {
-        (
-            (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4),
-            (q[j + 4] >> 4) | ((q[j] >> 6) << 4),
-        )
-    };
-    (d * f32::from(scale), dmin * f32::from(min))
 }
 
 /// One row of 4-bit blocks times `x`: per block `scale·Σ q·x + min·Σx`, the per-lane sums kept

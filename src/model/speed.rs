@@ -37,10 +37,10 @@ pub struct SpeedReport {
     /// Tokens per second of the decode steps (the first new token comes out of the prefill).
     pub decode_tok_s: f64,
     /// Bytes the weights take on the device (each counted once): on a GPU the file's blocks.
-    pub weights_bytes: usize,
+    pub weights_bytes: u64,
     /// Bytes of the KV cache holding the prompt and the new tokens, as allocated (storage grows
     /// by doubling with the context actually used).
-    pub kv_cache_bytes: usize,
+    pub kv_cache_bytes: u64,
     /// What the GPU's allocator holds in live buffers after the runs (`None` on the CPU).
     pub device_in_use_bytes: Option<u64>,
 }
