@@ -18,8 +18,6 @@ from rouge_score import rouge_scorer
 
 DEFAULT_XLSX = (
     pathlib.Path(__file__).resolve().parents[1]
-    / ".."
-    / "shared"
     / "data"
     / "MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
 )

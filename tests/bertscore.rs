@@ -14,7 +14,7 @@ use serde::Deserialize;
 const MODEL_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/all-MiniLM-L6-v2");
 const MEQSUM: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/data/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
+    "/data/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
 );
 
 #[derive(Deserialize)]

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 const MEQSUM: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/data/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
+    "/data/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
 );
 
 fn clue() -> Command {

@@ -8,10 +8,7 @@ use std::io::Read;
 use clue_wasm::data::{Dataset, NliLabel, Record, TaskId, demo, read};
 use serde_json::Value;
 
-const ICD_TABLE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/data/icd10cm-codes.json.gz"
-);
+const ICD_TABLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/icd10cm-codes.json.gz");
 
 /// The fewest examples a demo set may hold: a few go to few-shot prompts, the rest are scored.
 const MIN_EXAMPLES: usize = 12;

@@ -1,4 +1,4 @@
-//! The embedded ICD-10-CM table against the shared json.gz it was built from, and MeDiSumCode
+//! The embedded ICD-10-CM table against the json.gz in data/ it was built from, and MeDiSumCode
 //! scoring on hand-checked cases that follow the reference's `compute_icd_f1`.
 
 use std::io::Read;
@@ -6,10 +6,7 @@ use std::io::Read;
 use clue_wasm::metrics::icd10::{IcdTable, is_valid_code, score_codes};
 use clue_wasm::metrics::{Metric, Prf};
 
-const SOURCE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/data/icd10cm-codes.json.gz"
-);
+const SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/icd10cm-codes.json.gz");
 
 fn assert_close(actual: f64, expected: f64, what: &str) {
     assert!(

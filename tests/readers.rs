@@ -8,7 +8,7 @@ use clue_wasm::data::{
 
 const MEQSUM_XLSX: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/data/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
+    "/data/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
 );
 
 fn read_ok(source: &str, bytes: &[u8], task: Option<TaskId>) -> Dataset {
@@ -323,7 +323,7 @@ fn the_documented_limits_are_one_gib_per_file_and_64_mib_per_line() {
 
 #[test]
 fn meqsum_reads_the_real_workbook() {
-    let bytes = std::fs::read(MEQSUM_XLSX).expect("the MeQSum workbook in ../shared/data");
+    let bytes = std::fs::read(MEQSUM_XLSX).expect("the MeQSum workbook in data/");
     assert_eq!(detect("MeQSum.xlsx", &bytes), Ok(TaskId::MeqSum));
     let dataset = read_ok("MeQSum.xlsx", &bytes, None);
     assert_eq!(dataset.task, TaskId::MeqSum);
@@ -980,7 +980,7 @@ fn truncated_or_corrupted_files_never_panic() {
     }
     let workbooks = [
         xlsx::workbook(&[&["File", "CHQ", "Summary"], &["q", "c", "s"]]),
-        std::fs::read(MEQSUM_XLSX).expect("the MeQSum workbook in ../shared/data"),
+        std::fs::read(MEQSUM_XLSX).expect("the MeQSum workbook in data/"),
     ];
     for bytes in &workbooks {
         let step = (bytes.len() / 300).max(1);

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 const MEQSUM_XLSX: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/data/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
+    "/data/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
 );
 const TOLERANCE: f64 = 1e-9;
 

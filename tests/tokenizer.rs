@@ -17,7 +17,7 @@ const MODEL: &str = concat!(
 );
 const MEQSUM_XLSX: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/data/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
+    "/data/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
 );
 const TINY: [&str; 6] = ["smollm", "gpt2", "default", "llama-bpe", "qwen2", "spm"];
 

@@ -7,7 +7,7 @@ invented ("Ms. Lena Example", "Mr. John Sample", ...), all dates lie in the year
 record numbers start with "demo". The sets exist so that a user without credentialed data can
 press Run and watch CLUE work; their scores say nothing about a model's clinical ability.
 
-The only outside input is the public ICD-10-CM code table (../shared/data/icd10cm-codes.json.gz),
+The only outside input is the public ICD-10-CM code table (data/icd10cm-codes.json.gz),
 used to check that every MeDiSumCode gold code is a real code and to copy its description.
 
 Usage (from the repository root, with the pinned requirements installed in a venv):
@@ -35,7 +35,7 @@ import openpyxl
 
 REPO = Path(__file__).resolve().parents[2]
 OUT_DIR = REPO / "src" / "data" / "demo"
-ICD_TABLE = REPO.parent / "shared" / "data" / "icd10cm-codes.json.gz"
+ICD_TABLE = REPO / "data" / "icd10cm-codes.json.gz"
 FICTION_NOTE = (
     "Synthetic, clearly fictional demo data written for clue-wasm. "
     "No patient data; all names and dates are invented."

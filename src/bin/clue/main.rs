@@ -223,7 +223,7 @@ mod cli {
             /// The MeQSum xlsx.
             #[arg(
                 long,
-                default_value = "../shared/data/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
+                default_value = "data/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
             )]
             data: PathBuf,
             /// Keep scoring for at least this many seconds.
@@ -235,7 +235,7 @@ mod cli {
             /// The MeQSum xlsx.
             #[arg(
                 long,
-                default_value = "../shared/data/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
+                default_value = "data/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
             )]
             data: PathBuf,
             /// A BERT model directory.

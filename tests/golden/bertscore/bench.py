@@ -13,7 +13,7 @@ import torch
 from bert_score import score
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-DATA = ROOT.parent / "shared/data/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
+DATA = ROOT / "data/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
 MODEL = ROOT / "models/all-MiniLM-L6-v2"
 
 parser = argparse.ArgumentParser()

@@ -50,7 +50,7 @@ from bert_score.utils import bert_encode, get_model, get_tokenizer, sent_encode
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 MODEL_DIR = ROOT / "models" / "all-MiniLM-L6-v2"
-XLSX = ROOT / ".." / "shared" / "data" / "MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
+XLSX = ROOT / "data" / "MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
 LAYERS = [4, 6]
 MODEL_FILES = ["model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json",
                "special_tokens_map.json", "vocab.txt"]

@@ -30,7 +30,7 @@ import sys
 import openpyxl
 from rouge_score import rouge_scorer
 
-XLSX = (pathlib.Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
+XLSX = (pathlib.Path(__file__).resolve().parents[3] / "data"
         / "MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx")
 SCORER = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL", "rougeLsum"], use_stemmer=False)
 FIRST_SENTENCE_END = re.compile(r"[.?!][ \t\n]")

@@ -42,7 +42,7 @@ import llama_cpp
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 MODEL = ROOT / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
-MEQSUM = ROOT.parent / "shared" / "data" / "MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
+MEQSUM = ROOT / "data" / "MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"
 
 CHATML = (
     "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face"
