@@ -522,6 +522,51 @@ fn eval_refuses_bad_settings_naming_them() {
     }
 }
 
+/// `clue eval` on the demo sets alone runs the quick demo (the first example of each set) unless
+/// told `--full-demo`, `--limit` or `--ids`; a user's file — even one with the demo's very
+/// bytes — is always evaluated whole.
+#[test]
+fn eval_on_demo_sets_alone_is_the_quick_demo() {
+    let quick = clue_wasm::data::demo::QUICK_LIMIT;
+    let out = scratch("eval-quick-demo");
+    let _ = std::fs::remove_dir_all(&out);
+    let fast = ["--max-new-tokens", "1", "--resamples", "0", "--no-cache"];
+    let mut args = vec!["--tasks", "mednli"];
+    args.extend(fast);
+    let results = eval_to_end(&out, &args);
+    assert_eq!(results["tasks"]["mednli"]["n"], quick);
+    assert_eq!(results["run"]["options"]["limit"], quick);
+
+    let demo = clue_wasm::data::demo::file(clue_wasm::data::TaskId::MedNli);
+    let lines = std::str::from_utf8(demo.bytes).unwrap().lines().count();
+    assert!(lines > quick, "the demo set is larger than the quick demo");
+    let file = scratch("mine.jsonl");
+    std::fs::write(&file, demo.bytes).unwrap();
+    let data = format!("mednli={}", file.display());
+    let mut args = vec!["--data", &data];
+    args.extend(fast);
+    let results = eval_to_end(&out, &args);
+    // MedNLI takes its 3 shots from the file's first rows; the rest are evaluated.
+    assert_eq!(results["tasks"]["mednli"]["n"], lines - 3);
+    assert!(results["run"]["options"]["limit"].is_null());
+
+    let mut args = vec!["--tasks", "mednli", "--full-demo"];
+    args.extend(fast);
+    let results = eval_to_end(&out, &args);
+    assert_eq!(results["tasks"]["mednli"]["n"], lines - 3);
+    assert!(results["run"]["options"]["limit"].is_null());
+
+    let output = clue()
+        .args(["eval", "--full-demo", "--limit", "2", "--out"])
+        .arg(&out)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--full-demo"), "{stderr}");
+}
+
 /// `clue generate` runs every architecture (random-weight models of tests/golden/archs, with the
 /// tiny vocabulary of the tokenizer tests) and greedily generates the tokens asked for.
 #[test]

@@ -71,6 +71,10 @@ export function setupEvaluate(hub) {
   let backendsChecked = false;
   let demoArrived = false;
   let adapterName = '';
+  /** Why the CPU was chosen over an available WebGPU adapter ('' when it was not). */
+  let cpuBecause = '';
+  /** How many examples of each demo set the quick demo runs (from the wasm package). */
+  let quickLimit = null;
   /** The run in progress: what was saved for it and what the page needs at its end. */
   let current = null;
   /** The exports of the last finished run. */
@@ -200,13 +204,40 @@ export function setupEvaluate(hub) {
     renderSlot(task.id);
   }
 
-  hub.on('demo-sets', ({ sets, notice, error }) => {
+  // ---- Quick demo ---------------------------------------------------------------------------
+
+  /**
+   * A run of the demo sets alone with no sample limit of its own is the quick demo — the first
+   * example of each set, minutes on two cores — unless "Full demo sets" is ticked (275 samples,
+   * most of them LongHealth's long prompts). A user's file is always evaluated whole.
+   */
+  function isQuickDemo() {
+    const chosen = TASKS.filter((t) => byId(`task-${t.id}`).checked);
+    return quickLimit !== null && chosen.length > 0 && chosen.every((t) => slots.get(t.id).useDemo)
+      && !byId('limit').value && !byId('full-demo').checked;
+  }
+
+  function describeDemoSize() {
+    const chosen = TASKS.filter((t) => byId(`task-${t.id}`).checked && slots.get(t.id).useDemo && slots.get(t.id).demo);
+    const all = chosen.reduce((n, t) => n + slots.get(t.id).demo.examples, 0);
+    const line = byId('demo-size');
+    if (!chosen.length || quickLimit === null) line.textContent = '';
+    else if (isQuickDemo()) line.textContent = `Quick demo: the first example of each demo set (${chosen.length * quickLimit} of ${all} examples). Tick to run them all (much longer).`;
+    else if (byId('full-demo').checked && !byId('limit').value) line.textContent = `All ${all} demo examples.`;
+    else line.textContent = '';
+  }
+  form.addEventListener('change', describeDemoSize);
+  form.addEventListener('input', describeDemoSize);
+
+  hub.on('demo-sets', ({ sets, notice, error, quickLimit: limit }) => {
+    if (Number.isInteger(limit)) quickLimit = limit;
     byId('demo-notice').textContent = notice || '';
     for (const set of sets) {
       slots.get(set.task).demo = set;
       renderSlot(set.task);
     }
     demoArrived = true;
+    describeDemoSize();
     if (error) setState('error', `The demo sets could not be read: ${error}`);
     else if (section.dataset.state === 'starting') status.textContent = 'Checking the backends…';
     refresh();
@@ -239,7 +270,9 @@ export function setupEvaluate(hub) {
   describeChoice();
 
   const describeBackend = () => {
-    byId('eval-adapter').textContent = backendSelect.value === 'webgpu' ? `Adapter: ${adapterName}` : 'WebAssembly on the CPU';
+    byId('eval-adapter').textContent = backendSelect.value === 'webgpu'
+      ? `Adapter: ${adapterName}`
+      : `WebAssembly on the CPU${cpuBecause}`;
   };
   backendSelect.addEventListener('change', describeBackend);
   const webgpuOption = backendSelect.querySelector('option[value="webgpu"]');
@@ -253,7 +286,13 @@ export function setupEvaluate(hub) {
     if (!webgpu.available) return withoutWebGpu(webgpu.reason);
     adapterName = webgpu.name;
     webgpuOption.disabled = false;
-    backendSelect.value = 'webgpu';
+    // WebGPU by default only on a real GPU: an emulated adapter stays one choice away.
+    if (webgpu.emulated) {
+      cpuBecause = `: this browser's WebGPU adapter (${webgpu.name}) emulates a GPU on the CPU, far slower than the CPU path.`;
+      backendSelect.value = 'cpu';
+    } else {
+      backendSelect.value = 'webgpu';
+    }
     describeBackend();
   });
   hub.on('backend', (message) => {
@@ -356,13 +395,18 @@ export function setupEvaluate(hub) {
     const bertChoice = bertPick.read();
     if (bertChoice.error) return refuse(`BERTScore: ${bertChoice.error}`, bertChoice.field);
     const { model } = choice;
+    const quickDemo = isQuickDemo();
+    const options = readOptions();
+    if (quickDemo) options.limit = quickLimit;
     start(model, bertChoice.bert, {
       saved_at: new Date().toISOString(),
       source,
       model: model.file ? { file: { name: model.file.name, size: model.file.size, lastModified: model.file.lastModified } } : { url: model.url, known: model.known },
       backend: backendSelect.value,
       datasets,
-      options: readOptions(),
+      options,
+      quickDemo,
+      fullDemo: byId('full-demo').checked,
       includePrompts: byId('include-prompts').checked,
       bert: bertChoice.saved,
     });
@@ -533,10 +577,12 @@ export function setupEvaluate(hub) {
     byId('sampling-seed').value = String(o.sampling_seed);
     byId('seed').value = String(o.seed);
     byId('compat').checked = o.compat;
-    byId('limit').value = o.limit === undefined ? '' : String(o.limit);
+    byId('limit').value = o.limit === undefined || saved.quickDemo ? '' : String(o.limit);
+    byId('full-demo').checked = Boolean(saved.fullDemo);
     byId('max-new-tokens').value = o.max_new_tokens === undefined ? '' : String(o.max_new_tokens);
     byId('include-prompts').checked = saved.includePrompts;
     bertPick.restore(saved.bert);
+    describeDemoSize();
   }
 
   resumeButton.addEventListener('click', () => {

@@ -25,7 +25,10 @@ async function describeWebGpu() {
   for (const key in adapter.limits) limits[key] = adapter.limits[key];
   let name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unnamed adapter';
   if (info.isFallbackAdapter) name += ' (fallback)';
-  return { available: true, name, limits };
+  // A CPU implementation of WebGPU (Chromium's SwiftShader, Mesa's llvmpipe/lavapipe, Windows'
+  // Basic Render Driver) takes minutes per sample where the WebAssembly CPU path takes seconds.
+  const emulated = Boolean(info.isFallbackAdapter) || /swiftshader|llvmpipe|lavapipe|basic render|software/i.test(name);
+  return { available: true, name, limits, emulated };
 }
 
 const errorText = (e) => String((e && e.message) || e);
@@ -155,7 +158,7 @@ async function main() {
       demo.set(task, { task, name, bytes });
       return { task, name, size: bytes.length, ...clue.inspectData(name, bytes, task) };
     });
-    postMessage({ type: 'demo-sets', sets, notice: clue.demoNotice() });
+    postMessage({ type: 'demo-sets', sets, notice: clue.demoNotice(), quickLimit: clue.demoQuickLimit() });
   } catch (e) {
     postMessage({ type: 'demo-sets', sets: [], error: errorText(e) });
   }

@@ -9,6 +9,13 @@ use super::TaskId;
 pub const NOTICE: &str = "Demo data: a few synthetic, clearly fictional examples per task, \
 written for clue-wasm. No patient data; scores on it say nothing about clinical ability.";
 
+/// How many examples of each demo set a quick demo evaluates: the first, so that pressing Run
+/// with the page's defaults, or `clue eval` with no arguments, finishes in minutes on two
+/// cores. That is 20 requests (LongHealth's first example is one patient's first question in
+/// its 15 document orders); the full demo sets are 275 requests, 210 of them LongHealth's
+/// long prompts, and stay one flag (`--full-demo`) or one box ("Full demo sets") away.
+pub const QUICK_LIMIT: usize = 1;
+
 /// One embedded demo file: a small synthetic set in its task's official format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DemoFile {

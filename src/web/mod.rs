@@ -253,6 +253,12 @@ pub fn demo_sets() -> Result<js_sys::Array, JsError> {
     Ok(sets)
 }
 
+/// How many examples of each demo set the page's quick demo evaluates (the default run).
+#[wasm_bindgen(js_name = demoQuickLimit)]
+pub fn demo_quick_limit() -> usize {
+    crate::data::demo::QUICK_LIMIT
+}
+
 /// The demo data notice the page shows beside results on demo sets.
 #[wasm_bindgen(js_name = demoNotice)]
 pub fn demo_notice() -> String {

@@ -23,6 +23,8 @@ pub struct EvalArgs {
     pub model: PathBuf,
     pub tasks: Option<Vec<TaskId>>,
     pub data: Vec<(TaskId, PathBuf)>,
+    /// Run the demo sets whole instead of the quick demo.
+    pub full_demo: bool,
     pub options: EvalOptions,
     pub backend: Backend,
     pub out: PathBuf,
@@ -286,11 +288,21 @@ fn datasets(args: &EvalArgs) -> Result<Vec<(Dataset, Vec<u8>)>, String> {
 }
 
 /// Runs the evaluation, writes its files and prints the table.
-pub fn run(args: EvalArgs) -> Result<(), String> {
+pub fn run(mut args: EvalArgs) -> Result<(), String> {
     let started_at = now_rfc3339();
     let datasets = datasets(&args)?;
-    let uses_demo = args.tasks.is_none() && args.data.is_empty()
-        || datasets.iter().any(|(d, _)| d.source.starts_with("demo/"));
+    let uses_demo = datasets.iter().any(|(d, _)| d.source.starts_with("demo/"));
+    // On the demo sets alone, with no selection of examples, the first impression is the quick
+    // demo: the first example of each set (minutes, not the hour of the full sets).
+    let demo_only = datasets.iter().all(|(d, _)| d.source.starts_with("demo/"));
+    if demo_only && !args.full_demo && args.options.limit.is_none() && args.options.ids.is_none() {
+        args.options.limit = Some(demo::QUICK_LIMIT);
+        let total: usize = datasets.iter().map(|(d, _)| d.examples.len()).sum();
+        eprintln!(
+            "quick demo: the first {} example(s) of each demo set (--full-demo runs all {total} examples)",
+            demo::QUICK_LIMIT
+        );
+    }
     eprintln!(
         "loading {} on {}",
         args.model.display(),

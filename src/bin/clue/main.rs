@@ -128,12 +128,17 @@ mod cli {
             /// How answers are read: strict (as CLUE) or flexible (not comparable).
             #[arg(long, value_enum, default_value_t = Mode::Strict)]
             mode: Mode,
-            /// Only the first N evaluated examples of each task.
+            /// Only the first N evaluated examples of each task. On the demo sets alone the
+            /// default is the quick demo: the first example of each.
             #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
             limit: Option<u64>,
             /// Only these example or request ids, comma-separated.
             #[arg(long, value_delimiter = ',')]
             ids: Option<Vec<String>>,
+            /// Run the demo sets whole (275 requests, about an hour on two cores) rather than
+            /// the quick demo.
+            #[arg(long, conflicts_with_all = ["limit", "ids"])]
+            full_demo: bool,
             /// Generation length instead of the profile's.
             #[arg(long, value_parser = clap::value_parser!(u64).range(1..=32768))]
             max_new_tokens: Option<u64>,
@@ -366,6 +371,7 @@ mod cli {
                     mode,
                     limit,
                     ids,
+                    full_demo,
                     max_new_tokens,
                     model_name,
                     compat,
@@ -385,6 +391,7 @@ mod cli {
                     model,
                     tasks,
                     data,
+                    full_demo,
                     options: clue_wasm::eval::EvalOptions {
                         profile,
                         mode: mode.reading(),
