@@ -1,5 +1,5 @@
 // The page: starts the evaluator worker, routes its messages to the page's sections (Evaluate,
-// Rescore, Backends, Generate) and shows the backend checks. The page never runs model code,
+// Rescore, Stored on this device, Backends, Generate) and shows the backend checks. The page never runs model code,
 // so it stays responsive while the worker computes.
 //
 // Messages, page → worker: generate, inspect {task, name, bytes}, eval-start {model, bert,
@@ -14,6 +14,7 @@
 import { setupEvaluate } from './evaluate.js';
 import { setupGenerate } from './generate.js';
 import { setupRescore } from './rescore.js';
+import { setupStored } from './stored.js';
 
 const statusLine = document.getElementById('status');
 const rows = document.querySelector('#backends tbody');
@@ -63,7 +64,13 @@ function addRow(message) {
   rows.appendChild(tr);
 }
 
-const worker = new Worker('worker.js', { type: 'module' });
+// The worker holds the dataset's bytes, so it must be bound by the page's
+// Content-Security-Policy wherever the page is served. A worker takes its policy from its own
+// script's response, and a static host (GitHub Pages, a university web space, an LMS) sends
+// none; a worker started from a blob: URL inherits its creator's policy instead, the <meta> one
+// included. So the worker is a one-line blob module that imports worker.js.
+const workerScript = `import ${JSON.stringify(new URL('worker.js', import.meta.url).href)};`;
+const worker = new Worker(URL.createObjectURL(new Blob([workerScript], { type: 'text/javascript' })), { type: 'module', name: 'clue-worker' });
 const handlers = new Map();
 const busyListeners = [];
 
@@ -116,3 +123,4 @@ hub.on('error', (message) => {
 setupEvaluate(hub);
 setupRescore(hub);
 setupGenerate(hub);
+setupStored();

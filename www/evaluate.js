@@ -9,7 +9,10 @@ import {
   chosenModel, DEFAULT_MODEL_URL, describeNeeds, fillKnownModels, knownModel, loadingText, megabytes, size,
 } from './models.js';
 import { TASKS, download, metricName, percent, renderResults, taskName } from './results.js';
-import { deleteRun, getRun, putRun } from './store.js';
+import { deleteRun, getRun, putRun, sha256 } from './store.js';
+
+/** Tells the stored-data panel that what the page keeps has changed. */
+const storedChanged = () => document.dispatchEvent(new CustomEvent('clue-stored-changed'));
 
 /** Seconds as "1 h 4 min", "3 min 20 s" or "12 s". */
 function duration(seconds) {
@@ -354,7 +357,11 @@ export function setupEvaluate(hub) {
     if (focus) focus.focus();
   }
 
-  function start(model, bert, saved) {
+  /**
+   * Starts `saved` (the run as remembered for resume) with `model` and `bert` and the data files'
+   * bytes in `datasets`, which `saved` holds only when the user chose to keep them.
+   */
+  function start(model, bert, saved, datasets) {
     current = { saved, started: performance.now() };
     outputs = null;
     offered = null;
@@ -364,16 +371,16 @@ export function setupEvaluate(hub) {
     bar.removeAttribute('value');
     hub.setBusy('eval');
     setState('loading', 'Loading the model…');
-    putRun(saved).catch(() => {
+    putRun(saved).then(storedChanged, () => {
       byId('eval-note').textContent = 'This browser keeps no storage for the page: a reload cannot resume this run.';
     });
     hub.send({
-      type: 'eval-start', model, bert, backend: saved.backend, datasets: saved.datasets, options: saved.options,
+      type: 'eval-start', model, bert, backend: saved.backend, datasets, options: saved.options,
       includePrompts: saved.includePrompts,
     });
   }
 
-  form.addEventListener('submit', (event) => {
+  form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const source = form.querySelector('input[name="model-source"]:checked').value;
     const choice = chosenModel(form, 'model-source', byId('model-url'), byId('model-file'), byId('model-known'));
@@ -386,7 +393,7 @@ export function setupEvaluate(hub) {
       if (slot.useDemo) {
         datasets.push({ task: task.id, demo: true });
       } else if (slot.state === 'ok' && slot.file.bytes) {
-        datasets.push({ task: task.id, name: slot.file.name, bytes: slot.file.bytes });
+        datasets.push({ task: task.id, name: slot.file.name, size: slot.file.bytes.byteLength, bytes: slot.file.bytes });
       } else {
         const why = slot.state === 'checking' ? 'its file is still being checked' : 'choose a valid data file or use the demo set';
         return refuse(`${task.name}: ${why}.`, byId(`file-${task.id}`));
@@ -398,18 +405,30 @@ export function setupEvaluate(hub) {
     const quickDemo = isQuickDemo();
     const options = readOptions();
     if (quickDemo) options.limit = quickLimit;
+    const keepData = byId('keep-data').checked;
+    const remembered = [];
+    for (const d of datasets) {
+      if (d.demo) {
+        remembered.push(d);
+      } else {
+        // The digest lets a resume check that the file chosen again is the same file.
+        const { bytes, ...described } = d;
+        remembered.push({ ...described, sha256: await sha256(bytes), ...(keepData ? { bytes } : {}) });
+      }
+    }
     start(model, bertChoice.bert, {
       saved_at: new Date().toISOString(),
       source,
       model: model.file ? { file: { name: model.file.name, size: model.file.size, lastModified: model.file.lastModified } } : { url: model.url, known: model.known },
       backend: backendSelect.value,
-      datasets,
+      datasets: remembered,
+      keepData,
       options,
       quickDemo,
       fullDemo: byId('full-demo').checked,
       includePrompts: byId('include-prompts').checked,
       bert: bertChoice.saved,
-    });
+    }, datasets);
   });
 
   pauseButton.addEventListener('click', () => {
@@ -469,12 +488,12 @@ export function setupEvaluate(hub) {
     setState(state, text);
   };
   hub.on('eval-cancelled', ({ progress }) => {
-    deleteRun().catch(() => {});
+    deleteRun().then(storedChanged, () => {});
     showProgress(progress);
     end('cancelled', `Cancelled after ${progress.done} of ${progress.total} samples.`);
   });
   hub.on('eval-finished', ({ results, progress, samplesJsonl, resultsCsv }) => {
-    deleteRun().catch(() => {});
+    deleteRun().then(storedChanged, () => {});
     const seconds = (performance.now() - current.started) / 1000;
     outputs = { results, samplesJsonl, resultsCsv };
     renderResults(byId('eval-scores'), results, 'eval');
@@ -561,11 +580,15 @@ export function setupEvaluate(hub) {
     for (const task of TASKS) {
       const dataset = byTask.get(task.id);
       byId(`task-${task.id}`).checked = Boolean(dataset);
-      if (dataset && !dataset.demo) {
+      if (dataset && !dataset.demo && dataset.bytes) {
         Object.assign(slots.get(task.id), {
           useDemo: false, state: 'ok', file: { name: dataset.name, bytes: dataset.bytes }, ticket: ++tickets,
           info: `${dataset.name}: kept from the unfinished run.`,
         });
+      } else if (dataset && !dataset.demo) {
+        const slot = slots.get(task.id);
+        // The file was not kept: the one in the slot now, if any, is checked against it on Resume.
+        if (slot.useDemo || slot.state !== 'ok') Object.assign(slot, { useDemo: false, state: 'empty', file: null });
       } else if (dataset) {
         slots.get(task.id).useDemo = true;
       }
@@ -581,14 +604,51 @@ export function setupEvaluate(hub) {
     byId('full-demo').checked = Boolean(saved.fullDemo);
     byId('max-new-tokens').value = o.max_new_tokens === undefined ? '' : String(o.max_new_tokens);
     byId('include-prompts').checked = saved.includePrompts;
+    byId('keep-data').checked = Boolean(saved.keepData);
     bertPick.restore(saved.bert);
     describeDemoSize();
   }
 
-  resumeButton.addEventListener('click', () => {
+  /**
+   * The data files of `saved` with their bytes: kept ones from the store, the others from their
+   * task's slot, where the user must have chosen the same file again (same SHA-256); else
+   * {error, focus}.
+   */
+  async function resumedDatasets(saved) {
+    const datasets = [];
+    for (const d of saved.datasets) {
+      if (d.demo || d.bytes) {
+        datasets.push(d);
+        continue;
+      }
+      const slot = slots.get(d.task);
+      const again = `This run used your ${taskName(d.task)} file ${d.name} (${d.size} bytes), which was not kept on this device`;
+      if (slot.useDemo || slot.state !== 'ok' || !slot.file || !slot.file.bytes) {
+        return { error: `${again}: choose it again under Tasks and data, then press Resume.`, focus: byId(`file-${d.task}`) };
+      }
+      const digest = await sha256(slot.file.bytes);
+      if (digest !== d.sha256) {
+        return {
+          error: `${taskName(d.task)}: ${slot.file.name} is not the file this run used (${d.name}): its SHA-256 is ${digest}, ` +
+            `the run's ${d.sha256}. Choose ${d.name} again, then press Resume.`,
+          focus: byId(`file-${d.task}`),
+        };
+      }
+      datasets.push({ ...d, name: slot.file.name, bytes: slot.file.bytes });
+    }
+    return { datasets };
+  }
+
+  resumeButton.addEventListener('click', async () => {
     const saved = offered;
     restore(saved);
     describeChoice();
+    const resumed = await resumedDatasets(saved);
+    if (resumed.error) {
+      status.textContent = resumed.error;
+      resumed.focus.focus();
+      return;
+    }
     let model = { url: saved.model.url };
     if (saved.model.file) {
       const want = saved.model.file;
@@ -606,20 +666,26 @@ export function setupEvaluate(hub) {
       bertPick.filesInput.focus();
       return;
     }
-    start(model, bertChoice.bert, saved);
+    start(model, bertChoice.bert, saved, resumed.datasets);
   });
 
   byId('discard-run').addEventListener('click', () => {
     offered = null;
     byId('resume-offer').hidden = true;
-    deleteRun().catch(() => {});
+    deleteRun().then(storedChanged, () => {});
     status.textContent = 'The unfinished run was discarded.';
+  });
+  // The stored-data panel removed the run: nothing is left to resume.
+  document.addEventListener('clue-run-removed', () => {
+    offered = null;
+    byId('resume-offer').hidden = true;
   });
 
   getRun().then((saved) => {
     if (!saved || running()) return;
     offered = saved;
-    const tasks = saved.datasets.map((d) => taskName(d.task) + (d.demo ? ' (demo)' : ` (${d.name})`)).join(', ');
+    const tasks = saved.datasets.map((d) => taskName(d.task) +
+      (d.demo ? ' (demo)' : ` (${d.name}${d.bytes ? '' : ', not kept: you will be asked to choose it again'})`)).join(', ');
     const model = saved.model.url ? saved.model.url.split('/').pop() : `the local file ${saved.model.file.name}, which you will be asked to choose again`;
     const bert = saved.bert ? `, ${bertPick.describe(saved.bert)}` : '';
     byId('resume-text').textContent = `A run started ${new Date(saved.saved_at).toLocaleString()} did not finish: ${tasks}, ` +

@@ -5,8 +5,12 @@
 // cached in IndexedDB, BERTScore added at the end when a BERT model was chosen), or rescore
 // saved predictions (with BERTScore too when a BERT model was chosen). Messages in both
 // directions are plain objects with a `type` field; the page's app.js lists them.
+//
+// The page starts this module from a blob: URL so that it runs under the page's own
+// Content-Security-Policy (see app.js); a blob URL is no base for relative URLs, so every URL
+// the page sends is resolved against this file's own address first.
 import init, * as clue from '/pkg/clue.js';
-import { getCompletion, putCompletion } from './store.js';
+import { MODEL_CACHE, getCompletion, putCompletion } from './store.js';
 
 const SIZE = 256;
 
@@ -32,6 +36,9 @@ async function describeWebGpu() {
 }
 
 const errorText = (e) => String((e && e.message) || e);
+
+/** `url` (absolute, or relative to the page's directory, where this file is) made absolute. */
+const absolute = (url) => new URL(url, import.meta.url).href;
 
 /** The adapter's limits, once known (null without WebGPU). */
 let webgpuLimits = null;
@@ -104,7 +111,7 @@ const SHORT_HEADER = /truncated GGUF file|runs past the end of the file \(\d+ by
  * cached download, a server that sent it all), else null.
  */
 async function checkNeeds({ url, file }, backend, job, name) {
-  const cache = !file && 'caches' in self ? await caches.open('clue-models') : null;
+  const cache = !file && 'caches' in self ? await caches.open(MODEL_CACHE) : null;
   const cached = cache ? await cache.match(url) : undefined;
   let read = 0;
   for (let length = HEADER_BYTES; ; length *= 2) {
@@ -193,7 +200,7 @@ const models = new Map();
  * the BERT files that have alternatives or may be left out.
  */
 async function fetchModel(url, job, { missingOk = false } = {}) {
-  const cache = 'caches' in self ? await caches.open('clue-models') : null;
+  const cache = 'caches' in self ? await caches.open(MODEL_CACHE) : null;
   let response = cache ? await cache.match(url) : undefined;
   const cached = Boolean(response);
   if (!response) {
@@ -238,18 +245,19 @@ async function fetchModel(url, job, { missingOk = false } = {}) {
  * is refused before the download; a listed model (`known`) must have the list's SHA-256.
  */
 async function loadModel({ url, file, known }, backend, job) {
+  if (url) url = absolute(url);
   const source = file ? `file:${file.name}:${file.size}:${file.lastModified}` : url;
   const key = `${source} ${backend}`;
   if (!models.has(key)) {
     const started = performance.now();
-    const name = file ? file.name : new URL(url, self.location.href).pathname.split('/').pop();
+    const name = file ? file.name : new URL(url).pathname.split('/').pop();
     const whole = await checkNeeds({ url, file }, backend, job, name);
     const bytes = whole || (file ? new Uint8Array(await file.arrayBuffer()) : await fetchModel(url, job));
     const generator = await clue.Generator.load(name, bytes, backend);
     if (known && known.sha256 && generator.sha256 !== known.sha256) {
       generator.free();
       // Not kept: the next attempt downloads the file again rather than failing on this one.
-      if ('caches' in self) await (await caches.open('clue-models')).delete(url);
+      if ('caches' in self) await (await caches.open(MODEL_CACHE)).delete(url);
       throw new Error(`${name}: SHA-256 ${generator.sha256} is not the ${known.name} file of the list (${known.sha256})`);
     }
     models.set(key, generator);
@@ -314,6 +322,7 @@ async function readBertFiles(files) {
  * page, or any Hugging Face-style directory) or the user's local `files`.
  */
 async function loadBert({ url, files, name, layer }, backend) {
+  if (url) url = absolute(url);
   const source = files ? `files:${name}:${files.map((f) => `${f.name}:${f.size}:${f.lastModified}`).join(',')}` : `url:${name}:${url}`;
   const key = `${source} ${layer} ${backend}`;
   if (!bertModels.has(key)) {
@@ -353,6 +362,8 @@ let control = null;
 async function evaluate({ model, bert, backend, datasets, options, includePrompts }) {
   const generator = await loadModel(model, backend, 'eval');
   const inputs = datasets.map((d) => (d.demo ? demo.get(d.task) : { name: d.name, bytes: new Uint8Array(d.bytes), task: d.task }));
+  // What the stored-data panel lists each completion under: its task's data file, or the demo set.
+  const datasetOf = new Map(datasets.map((d) => [d.task, d.demo ? 'demo set' : d.name]));
   const evaluation = new clue.Evaluation(generator, inputs, options);
   try {
     const startedAt = new Date().toISOString();
@@ -378,7 +389,7 @@ async function evaluate({ model, bert, backend, datasets, options, includePrompt
       if (!cached) {
         postMessage({ type: 'eval-progress', progress: evaluation.progress(), request: { task: request.task, id: request.id } });
         generated = await evaluation.generate(i);
-        await rememberCompletion(request.cache_key, generated);
+        await rememberCompletion(request.cache_key, generated, { task: request.task, dataset: datasetOf.get(request.task) });
       }
       const sample = evaluation.record(i, generated, cached);
       postMessage({ type: 'eval-sample', sample, prompt: request.prompt, progress: evaluation.progress() });
@@ -418,9 +429,9 @@ async function cachedCompletion(key) {
   }
 }
 
-async function rememberCompletion(key, generated) {
+async function rememberCompletion(key, generated, origin) {
   try {
-    await putCompletion(key, generated);
+    await putCompletion(key, generated, origin);
   } catch (e) {
     postMessage({ type: 'eval-warning', message: `the completion cache is unavailable (${errorText(e)}); a reload will recompute` });
   }

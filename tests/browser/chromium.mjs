@@ -6,7 +6,8 @@
 // Chromium from calling out through the closed network; --no-sandbox because CI runs as root.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,15 +43,54 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export const TASKS = ['mednli', 'meqsum', 'probsum', 'longhealth', 'medisumqa', 'medisumcode'];
 
+/** Content types a plain static server sends (what nginx's or Python's defaults map). */
+const CONTENT_TYPES = {
+  '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json',
+  '.wasm': 'application/wasm', '.txt': 'text/plain',
+};
+
 /**
- * A new page in `context`, at the page's URL once the worker has loaded and checked the
- * backends; page errors are collected in `page.errors`.
+ * A plain static file server, like GitHub Pages or a university web space: the repository's
+ * www/ at /, pkg/ at /pkg/ and models/ at /models/, with a content type and nothing else — no
+ * Content-Security-Policy, no cross-origin isolation, no ranges. Resolves to {url, close()}.
  */
-export async function openPage(context) {
+export function startStaticServer() {
+  const mounts = [['/pkg/', 'pkg'], ['/models/', 'models'], ['/', 'www']];
+  const server = createServer((request, response) => {
+    const path = decodeURIComponent(new URL(request.url, 'http://x').pathname);
+    const [prefix, dir] = mounts.find(([p]) => path.startsWith(p));
+    const rest = path.slice(prefix.length) || 'index.html';
+    const file = join(ROOT, dir, rest);
+    let size;
+    try {
+      if (rest.split('/').includes('..')) throw new Error('outside');
+      size = statSync(file).isFile() ? statSync(file).size : null;
+    } catch {
+      size = null;
+    }
+    if (size === null) {
+      response.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
+      return;
+    }
+    const type = CONTENT_TYPES[rest.slice(rest.lastIndexOf('.'))] || 'application/octet-stream';
+    response.writeHead(200, { 'Content-Type': type, 'Content-Length': size });
+    createReadStream(file).pipe(response);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+    url: `http://127.0.0.1:${server.address().port}/`,
+    close: () => new Promise((done) => { server.closeAllConnections(); server.close(done); }),
+  })));
+}
+
+/**
+ * A new page in `context`, at the page's URL (`url`, else clue serve's) once the worker has
+ * loaded and checked the backends; page errors are collected in `page.errors`.
+ */
+export async function openPage(context, url = baseUrl()) {
   const page = await context.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(String(e)));
-  await page.goto(baseUrl());
+  await page.goto(url);
   await waitUntilReady(page);
   return page;
 }
@@ -64,11 +104,16 @@ export async function waitUntilReady(page) {
 }
 
 /**
- * Fills the Evaluate form: the demo sets of `tasks` only, `limit` samples each, on `backend`;
- * with `bert` ({layer}), BERTScore from the MiniLM served with the page.
+ * Fills the Evaluate form: `tasks` only, from the files of `data` ({task: path}) or else their
+ * demo sets, `limit` samples each, on `backend`; with `bert` ({layer}), BERTScore from the
+ * MiniLM served with the page.
  */
-export async function setUpEvaluation(page, { tasks, limit, backend, bert }) {
+export async function setUpEvaluation(page, { tasks, limit, backend, bert, data = {} }) {
   for (const task of TASKS) await page.setChecked(`#task-${task}`, tasks.includes(task));
+  for (const [task, path] of Object.entries(data)) {
+    await page.setInputFiles(`#file-${task}`, path);
+    await page.waitForSelector(`#task-row-${task}[data-state="ok"]`, { timeout: 60_000 });
+  }
   await page.fill('#limit', String(limit));
   await page.selectOption('#eval-backend', backend);
   if (bert) {
@@ -96,13 +141,14 @@ export async function runProgress(page) {
 }
 
 /**
- * The native `clue eval` of `run` ({tasks, limit, bert: {model, layer}}) on the CPU, written to
- * `dir`: its results.json.
+ * The native `clue eval` of `run` ({tasks, limit, data: {task: path}, bert: {model, layer}}) on
+ * the CPU, written to `dir`: its results.json.
  */
-export function nativeResults({ tasks, limit, bert }, dir = mkdtempSync(join(tmpdir(), 'clue-eval-'))) {
+export function nativeResults({ tasks, limit, bert, data = {} }, dir = mkdtempSync(join(tmpdir(), 'clue-eval-'))) {
   const bin = process.env.CLUE_BIN;
   if (!bin) throw new Error('CLUE_BIN is not set: run the browser tests through scripts/test');
   const args = ['eval', '--tasks', tasks.join(','), '--limit', String(limit), '--backend', 'cpu', '--out', dir];
+  for (const [task, path] of Object.entries(data)) args.push('--data', `${task}=${path}`);
   if (bert) args.push('--bert-model', bert.model, '--bert-layer', String(bert.layer));
   execFileSync(bin, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   return JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
@@ -165,7 +211,7 @@ export async function downloaded(page, button) {
 }
 
 /**
- * Runs `run` ({tasks, limit, backend, bert}) in a fresh context (fresh completion cache), after
+ * Runs `run` ({tasks, limit, backend, bert, data}) in a fresh context (fresh completion cache), after
  * `before(page)` when given; returns the page.
  */
 export async function evaluateOn(browser, run, before) {
@@ -198,8 +244,10 @@ export async function checkAgainstNative(page, native, run, tolerance = EXACT) {
     close(shown.tasks[task].metrics.score, want.score, `${what}: shown ${task} score`, tolerance(task, 'score'));
   }
   for (const level of ['level1', 'level2']) close(shown.levels[level], native.levels[level].score, `${what}: shown ${level}`, tolerance(null, level));
-  assert.equal(await page.isVisible('#demo-notice'), true, 'the demo notice is shown beside demo results');
-  assert.match(await page.textContent('#demo-notice'), /No patient data/);
+  if (!run.data) {
+    assert.equal(await page.isVisible('#demo-notice'), true, 'the demo notice is shown beside demo results');
+    assert.match(await page.textContent('#demo-notice'), /No patient data/);
+  }
 
   const exported = JSON.parse(await downloaded(page, '#export-results'));
   assertSameResults(exported, native, `${what} results.json`, tolerance);

@@ -3,12 +3,14 @@
 // results.json exported, every metric, interval, task score and level. On the CPU: MedNLI and
 // MeQSum, three samples each; with CLUE_SCREENSHOT_EVAL=docs/screenshot.png its page is saved for
 // the README (a test run leaves the tracked file alone otherwise). On WebGPU
-// (SwiftShader here, a CPU emulation of a GPU): one MedNLI sample, because prefilling its 338
-// prompt tokens alone takes about six minutes there.
+// (SwiftShader here, a CPU emulation of a GPU): one sample of a MedNLI file of four short
+// made-up pairs (three of them the shots), because prefilling a demo sample's 338 prompt tokens
+// alone takes about six minutes there; this one has 221.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { ROOT, checkAgainstNative, evaluateOn, launch, nativeResults } from './chromium.mjs';
 
 test('an evaluation on the CPU scores as the native clue eval does', { timeout: 1_800_000 }, async () => {
@@ -39,7 +41,16 @@ test('an evaluation on the CPU scores as the native clue eval does', { timeout: 
 });
 
 test('an evaluation on WebGPU scores as the native clue eval does', { timeout: 1_800_000 }, async () => {
-  const run = { tasks: ['mednli'], limit: 1, backend: 'webgpu' };
+  const file = join(mkdtempSync(join(tmpdir(), 'clue-webgpu-')), 'mednli.jsonl');
+  const pairs = [
+    ['She has a fever.', 'She is febrile.', 'entailment'],
+    ['He walks.', 'He cannot walk.', 'contradiction'],
+    ['She coughs.', 'She smokes.', 'neutral'],
+    ['He is pale.', 'He is anemic.', 'neutral'],
+  ];
+  writeFileSync(file, pairs.map(([sentence1, sentence2, label], i) =>
+    JSON.stringify({ sentence1, sentence2, gold_label: label, pairID: `short-${i + 1}` })).join('\n') + '\n');
+  const run = { tasks: ['mednli'], limit: 1, backend: 'webgpu', data: { mednli: file } };
   const native = nativeResults(run);
   const browser = await launch();
   try {

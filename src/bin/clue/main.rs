@@ -56,6 +56,11 @@ mod cli {
             /// The repository root holding www/, pkg/ and models/.
             #[arg(long, default_value = ".")]
             root: PathBuf,
+            /// An origin the page may fetch models from (e.g. https://models.example.org),
+            /// besides its own and Hugging Face: added to the page's Content-Security-Policy
+            /// `connect-src`. Repeat for more.
+            #[arg(long = "model-host", value_name = "ORIGIN")]
+            model_hosts: Vec<String>,
         },
         /// Score predictions made anywhere against an official CLUE file.
         ///
@@ -327,7 +332,12 @@ mod cli {
         /// Runs the chosen command; errors are printed with their cause and exit code 1.
         pub fn run(self) -> ExitCode {
             let outcome = match self.command {
-                Command::Serve { host, port, root } => super::serve::run(host, port, &root),
+                Command::Serve {
+                    host,
+                    port,
+                    root,
+                    model_hosts,
+                } => super::serve::run(host, port, &root, &model_hosts),
                 Command::Score {
                     task,
                     data,

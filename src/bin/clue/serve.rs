@@ -1,6 +1,12 @@
 //! `clue serve`: the static page (`www/`), the wasm package (`pkg/`) and the default model
-//! (`models/`) over HTTP, with `application/wasm` for `.wasm` and the cross-origin isolation
-//! headers (COOP/COEP) that shared memory and precise timers in the page need.
+//! (`models/`) over HTTP, with `application/wasm` for `.wasm`, the cross-origin isolation
+//! headers (COOP/COEP) that shared memory and precise timers in the page need, and the page's
+//! Content-Security-Policy on every response.
+//!
+//! The policy is the page's own, read from the `<meta>` tag of `www/index.html`, so a static host
+//! that sends no headers and this server enforce the same one. `--model-host` widens its
+//! `connect-src` by origins that serve models, in the header and in the page's tag alike (both
+//! are enforced, so both must name them).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -12,22 +18,28 @@ use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Pr
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-/// Serves `root`'s `www/` at `/`, `pkg/` at `/pkg/` and `models/` at `/models/` until Ctrl-C.
-pub fn run(host: IpAddr, port: u16, root: &Path) -> Result<(), String> {
+/// Serves `root`'s `www/` at `/`, `pkg/` at `/pkg/` and `models/` at `/models/` until Ctrl-C;
+/// `model_hosts` are origins the page may fetch models from besides its own and Hugging Face.
+pub fn run(host: IpAddr, port: u16, root: &Path, model_hosts: &[String]) -> Result<(), String> {
     let www = root.join("www");
-    if !www.join("index.html").is_file() {
+    let index_path = www.join("index.html");
+    if !index_path.is_file() {
         return Err(format!(
             "{} has no index.html: run clue serve from the repository root or pass --root",
             www.display()
         ));
     }
+    let index = std::fs::read_to_string(&index_path)
+        .map_err(|e| format!("{}: {e}", index_path.display()))?;
+    let page = Page::new(&index, model_hosts)
+        .map_err(|e| format!("{}: {e}", index_path.display()))?;
     if !root.join("pkg").join("clue.js").is_file() {
         eprintln!(
             "clue: warning: {} has no clue.js yet; build it with scripts/build-wasm",
             root.join("pkg").display()
         );
     }
-    let app = router(root);
+    let app = router(root, page);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -52,12 +64,109 @@ pub fn run(host: IpAddr, port: u16, root: &Path) -> Result<(), String> {
     })
 }
 
+/// The page as served: `index.html` with its policy widened by the model hosts, and that policy.
+struct Page {
+    html: String,
+    policy: HeaderValue,
+    model_hosts: Vec<String>,
+}
+
+impl Page {
+    fn new(index: &str, model_hosts: &[String]) -> Result<Page, String> {
+        let marker = r#"http-equiv="Content-Security-Policy""#;
+        let meta = index.find(marker).ok_or(
+            "no <meta http-equiv=\"Content-Security-Policy\"> tag: the page's privacy rests on it",
+        )?;
+        let content = index[meta..]
+            .find(r#"content=""#)
+            .map(|at| meta + at + r#"content=""#.len())
+            .ok_or("the Content-Security-Policy <meta> tag has no content")?;
+        let end = index[content..]
+            .find('"')
+            .map(|at| content + at)
+            .ok_or("the Content-Security-Policy <meta> tag's content is not closed")?;
+        let policy = with_model_hosts(&index[content..end], model_hosts)?;
+        let html = format!("{}{policy}{}", &index[..content], &index[end..]);
+        let policy = HeaderValue::from_str(&policy)
+            .map_err(|_| "the Content-Security-Policy is not a valid header value".to_string())?;
+        Ok(Page {
+            html,
+            policy,
+            model_hosts: model_hosts.to_vec(),
+        })
+    }
+}
+
+/// `policy` with `hosts` (each an http(s) origin: scheme, host and port, nothing more) added to
+/// its `connect-src` directive.
+fn with_model_hosts(policy: &str, hosts: &[String]) -> Result<String, String> {
+    for host in hosts {
+        let origin = host
+            .strip_prefix("https://")
+            .or_else(|| host.strip_prefix("http://"));
+        let valid = origin.is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        });
+        if !valid {
+            return Err(format!(
+                "--model-host {host:?} is not an origin such as https://models.example.org \
+                 (scheme and host, no path)"
+            ));
+        }
+    }
+    if hosts.is_empty() {
+        return Ok(policy.to_string());
+    }
+    let mut found = false;
+    let directives: Vec<String> = policy
+        .split(';')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|directive| {
+            if directive.split_whitespace().next() == Some("connect-src") {
+                found = true;
+                format!("{directive} {}", hosts.join(" "))
+            } else {
+                directive.to_string()
+            }
+        })
+        .collect();
+    if !found {
+        return Err("the Content-Security-Policy has no connect-src directive to widen".into());
+    }
+    Ok(directives.join("; "))
+}
+
 /// The routes and headers, separate from the listener so the layout is readable at a glance.
-fn router(root: &Path) -> Router {
+fn router(root: &Path, page: Page) -> Router {
     // Model weights are already compressed by quantization; gzip would only burn CPU.
     let compress =
         DefaultPredicate::new().and(NotForContentType::const_new("application/octet-stream"));
+    // index.html is read again on each request, so an edited page shows on reload as every
+    // other file does; its policy header is the one read at start (restart after changing it).
+    let index_path = root.join("www").join("index.html");
+    let hosts = page.model_hosts.clone();
+    let index = move || {
+        let (path, hosts) = (index_path.clone(), hosts.clone());
+        async move {
+            let page = std::fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|index| Page::new(&index, &hosts));
+            match page {
+                Ok(page) => Ok(axum::response::Html(page.html)),
+                Err(e) => Err((
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("{}: {e}", path.display()),
+                )),
+            }
+        }
+    };
     Router::new()
+        .route("/", axum::routing::get(index.clone()))
+        .route("/index.html", axum::routing::get(index))
         .nest_service("/pkg", ServeDir::new(root.join("pkg")))
         .nest_service("/models", ServeDir::new(root.join("models")))
         .fallback_service(ServeDir::new(root.join("www")))
@@ -74,4 +183,37 @@ fn router(root: &Path) -> Router {
             HeaderName::from_static("cross-origin-resource-policy"),
             HeaderValue::from_static("same-origin"),
         ))
+        // Every response, the worker's script and the 404s included, carries the policy.
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("content-security-policy"),
+            page.policy,
+        ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INDEX: &str = r#"<head><meta http-equiv="Content-Security-Policy"
+        content="default-src 'self'; connect-src 'self' https://huggingface.co"></head>"#;
+
+    #[test]
+    fn model_hosts_widen_connect_src_in_the_header_and_the_page() {
+        let page = Page::new(INDEX, &["https://models.example".into()]).unwrap();
+        let policy = "default-src 'self'; connect-src 'self' https://huggingface.co https://models.example";
+        assert_eq!(page.policy.to_str().unwrap(), policy);
+        assert!(page.html.contains(&format!(r#"content="{policy}""#)));
+        let plain = Page::new(INDEX, &[]).unwrap();
+        assert_eq!(plain.html, INDEX);
+    }
+
+    #[test]
+    fn a_page_without_a_policy_or_a_host_that_is_no_origin_is_refused() {
+        let missing = Page::new("<title>t</title>", &[]).err().unwrap();
+        assert!(missing.contains("Content-Security-Policy"), "{missing}");
+        for host in ["models.example", "https://models.example/path", "https://", "ftp://x"] {
+            let error = Page::new(INDEX, &[host.into()]).err().unwrap();
+            assert!(error.contains("--model-host"), "{host}: {error}");
+        }
+    }
 }
