@@ -135,3 +135,16 @@ build_wasm() {
 }
 
 clue_bin() { echo "$CARGO_TARGET_DIR/debug/clue"; }
+
+# npm's binaryen (wasm-opt compiled to WebAssembly, so no system package is needed), installed
+# once outside the clone; fails quietly where npm or the registry is missing.
+BINARYEN_VERSION=132.0.0
+BINARYEN_DIR="$HOME/.cache/clue-binaryen-$BINARYEN_VERSION"
+ensure_binaryen() {
+  [ -x "$BINARYEN_DIR/node_modules/.bin/wasm-opt" ] && return 0
+  command -v npm >/dev/null || return 1
+  say "installing binaryen $BINARYEN_VERSION from npm (for wasm-opt)"
+  mkdir -p "$BINARYEN_DIR"
+  (cd "$BINARYEN_DIR" && npm install --no-audit --no-fund --silent --prefix . "binaryen@$BINARYEN_VERSION") || return 1
+  [ -x "$BINARYEN_DIR/node_modules/.bin/wasm-opt" ]
+}

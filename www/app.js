@@ -12,6 +12,7 @@
 // eval-progress, eval-sample, eval-paused, eval-continued, eval-bertscore, eval-cancelled,
 // eval-finished, eval-warning, eval-error, rescore-bertscore, rescored, rescore-error.
 import { setupEvaluate } from './evaluate.js';
+import { startWorker } from './hub.js';
 import { setupGenerate } from './generate.js';
 import { setupRescore } from './rescore.js';
 import { setupStored } from './stored.js';
@@ -64,42 +65,10 @@ function addRow(message) {
   rows.appendChild(tr);
 }
 
-// The worker holds the dataset's bytes, so it must be bound by the page's
-// Content-Security-Policy wherever the page is served. A worker takes its policy from its own
-// script's response, and a static host (GitHub Pages, a university web space, an LMS) sends
-// none; a worker started from a blob: URL inherits its creator's policy instead, the <meta> one
-// included. So the worker is a one-line blob module that imports worker.js.
-const workerScript = `import ${JSON.stringify(new URL('worker.js', import.meta.url).href)};`;
-const worker = new Worker(URL.createObjectURL(new Blob([workerScript], { type: 'text/javascript' })), { type: 'module', name: 'clue-worker' });
-const handlers = new Map();
-const busyListeners = [];
-
-/**
- * What the sections share: the worker's messages by type, and which job holds the worker's
- * model now ('generate', 'eval', 'rescore' while it computes BERTScore, or null) — one at a
- * time, so no two share a device.
- */
-const hub = {
-  busy: null,
-  on(type, handler) {
-    if (!handlers.has(type)) handlers.set(type, []);
-    handlers.get(type).push(handler);
-  },
-  send(message) { worker.postMessage(message); },
-  setBusy(job) {
-    hub.busy = job;
-    for (const listener of busyListeners) listener(job);
-  },
-  onBusy(listener) { busyListeners.push(listener); },
-};
-
-worker.onerror = (e) => {
+const hub = startWorker((e) => {
   statusLine.textContent = `The evaluator failed to start: ${e.message || 'unknown error'}`;
   document.body.dataset.state = 'error';
-};
-worker.onmessage = ({ data: message }) => {
-  for (const handler of handlers.get(message.type) || []) handler(message);
-};
+});
 
 hub.on('ready', (message) => {
   document.getElementById('version').textContent = message.version;

@@ -419,7 +419,7 @@ export function setupEvaluate(hub) {
     start(model, bertChoice.bert, {
       saved_at: new Date().toISOString(),
       source,
-      model: model.file ? { file: { name: model.file.name, size: model.file.size, lastModified: model.file.lastModified } } : { url: model.url, known: model.known },
+      model: model.file ? { file: { name: model.file.name, size: model.file.size, lastModified: model.file.lastModified } } : { url: model.url, known: model.known, fallback: model.fallback },
       backend: backendSelect.value,
       datasets: remembered,
       keepData,
@@ -541,7 +541,8 @@ export function setupEvaluate(hub) {
     const list = element('dl');
     const add = (term, text, pre = false) => {
       list.appendChild(element('dt', term));
-      list.appendChild(element('dd')).appendChild(element(pre ? 'pre' : 'span', text));
+      // A <pre> may scroll sideways: it takes the keyboard focus so it can be scrolled without a mouse.
+      list.appendChild(element('dd')).appendChild(pre ? element('pre', text, { tabindex: '0', 'aria-label': term }) : element('span', text));
     };
     add('Prompt', prompt || sample.prompt || '(not kept)', true);
     add('Output', sample.completion, true);
@@ -564,6 +565,43 @@ export function setupEvaluate(hub) {
   byId('export-results').addEventListener('click', () => download('results.json', `${JSON.stringify(outputs.results, null, 2)}\n`, 'application/json'));
   byId('export-samples').addEventListener('click', () => download('samples.jsonl', outputs.samplesJsonl, 'application/x-ndjson'));
   byId('export-csv').addEventListener('click', () => download('results.csv', outputs.resultsCsv, 'text/csv'));
+
+  // ---- Embed code -------------------------------------------------------------------------------
+
+  /** An <iframe> of embed.html with this form's model, tasks and settings (demo data only). */
+  function embedCode() {
+    const params = new URLSearchParams();
+    const notes = [];
+    const source = form.querySelector('input[name="model-source"]:checked').value;
+    if (source === 'known' && byId('model-known').value) params.set('model', byId('model-known').value);
+    else if (source === 'url' && byId('model-url').value.trim()) params.set('model', byId('model-url').value.trim());
+    else if (source === 'file') notes.push('a local model file cannot be embedded: the embed uses the default model');
+    const tasks = TASKS.filter((t) => byId(`task-${t.id}`).checked);
+    if (tasks.length && tasks.length < TASKS.length) params.set('tasks', tasks.map((t) => t.id).join(','));
+    if (tasks.some((t) => !slots.get(t.id).useDemo)) notes.push('an embed runs the demo sets, not your files');
+    if (byId('profile').value !== 'paper-2024-06') params.set('profile', byId('profile').value);
+    if (byId('limit').value) params.set('limit', byId('limit').value);
+    else if (byId('full-demo').checked) params.set('limit', 'all');
+    params.set('backend', backendSelect.value);
+    const src = `${new URL('embed.html', location.href).href}?${params}`;
+    const code = `<iframe src="${src.replaceAll('&', '&amp;')}" title="CLUE evaluation" width="560" height="460" loading="lazy"></iframe>`;
+    return { code, notes };
+  }
+
+  byId('copy-embed').addEventListener('click', async () => {
+    const { code, notes } = embedCode();
+    const box = byId('embed-code');
+    box.value = code;
+    byId('embed-box').hidden = false;
+    let copied = 'Copied to the clipboard.';
+    try {
+      await navigator.clipboard.writeText(code);
+    } catch {
+      copied = 'Select it and copy it (this browser did not allow the clipboard).';
+      box.select();
+    }
+    byId('embed-hint').textContent = [copied, ...notes.map((n) => `Note: ${n}.`)].join(' ');
+  });
 
   // ---- Resuming a run the tab lost --------------------------------------------------------------
 
@@ -649,7 +687,7 @@ export function setupEvaluate(hub) {
       resumed.focus.focus();
       return;
     }
-    let model = { url: saved.model.url };
+    let model = { url: saved.model.url, known: saved.model.known, fallback: saved.model.fallback };
     if (saved.model.file) {
       const want = saved.model.file;
       const file = byId('model-file').files[0];

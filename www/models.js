@@ -3,7 +3,8 @@
 // too), a URL, or a local .gguf file (read in the worker, never uploaded); and the BERT model
 // served for BERTScore (bert-picker.js is the BERT model picker).
 
-export const DEFAULT_MODEL_URL = '/models/SmolLM2-135M-Instruct.Q4_1.gguf';
+// Relative to the page, so the page works from any directory of any static host (site/).
+export const DEFAULT_MODEL_URL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
 
 /**
  * The small BERT model served with the page for tests: its directory (the worker fetches the
@@ -11,7 +12,7 @@ export const DEFAULT_MODEL_URL = '/models/SmolLM2-135M-Instruct.Q4_1.gguf';
  */
 export const SERVED_BERT = {
   name: 'all-MiniLM-L6-v2',
-  url: '/models/all-MiniLM-L6-v2/',
+  url: 'models/all-MiniLM-L6-v2/',
   layer: 6,
 };
 
@@ -98,7 +99,18 @@ export function chosenModel(form, sourceName, urlInput, fileInput, knownSelect) 
     const file = fileInput.files[0];
     return file ? { model: { file } } : { error: 'Choose a .gguf file first.' };
   }
-  return { model: { url: DEFAULT_MODEL_URL } };
+  return { model: defaultModel() };
+}
+
+/**
+ * The default model as the worker takes it. A site built without models/ fetches it from its
+ * mirror on Hugging Face; the list's SHA-256 then proves it is the very file `clue eval` uses.
+ */
+export function defaultModel() {
+  const listed = (knownModels || []).find((m) => m.default);
+  return listed
+    ? { url: DEFAULT_MODEL_URL, known: { name: listed.name, sha256: listed.sha256 }, fallback: listed.mirror }
+    : { url: DEFAULT_MODEL_URL };
 }
 
 /** The worker's `model-progress` message as a line of text. */

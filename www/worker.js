@@ -9,7 +9,7 @@
 // The page starts this module from a blob: URL so that it runs under the page's own
 // Content-Security-Policy (see app.js); a blob URL is no base for relative URLs, so every URL
 // the page sends is resolved against this file's own address first.
-import init, * as clue from '/pkg/clue.js';
+import init, * as clue from './pkg/clue.js';
 import { MODEL_CACHE, getCompletion, putCompletion } from './store.js';
 
 const SIZE = 256;
@@ -244,14 +244,23 @@ async function fetchModel(url, job, { missingOk = false } = {}) {
  * header is read first and what it needs checked against the backend, so a model that cannot fit
  * is refused before the download; a listed model (`known`) must have the list's SHA-256.
  */
-async function loadModel({ url, file, known }, backend, job) {
+async function loadModel({ url, file, known, fallback }, backend, job) {
   if (url) url = absolute(url);
   const source = file ? `file:${file.name}:${file.size}:${file.lastModified}` : url;
   const key = `${source} ${backend}`;
   if (!models.has(key)) {
     const started = performance.now();
     const name = file ? file.name : new URL(url).pathname.split('/').pop();
-    const whole = await checkNeeds({ url, file }, backend, job, name);
+    let whole;
+    try {
+      whole = await checkNeeds({ url, file }, backend, job, name);
+    } catch (e) {
+      // A site without models/ (a static copy of the page): the default comes from its mirror.
+      if (!fallback || !/: HTTP 404$/.test(errorText(e))) throw e;
+      postMessage({ type: 'model-warning', job, url, message: `not on this site; fetching it from ${fallback}` });
+      url = absolute(fallback);
+      whole = await checkNeeds({ url, file }, backend, job, name);
+    }
     const bytes = whole || (file ? new Uint8Array(await file.arrayBuffer()) : await fetchModel(url, job));
     const generator = await clue.Generator.load(name, bytes, backend);
     if (known && known.sha256 && generator.sha256 !== known.sha256) {
@@ -332,8 +341,8 @@ async function loadBert({ url, files, name, layer }, backend) {
   return bertModels.get(key);
 }
 
-async function generate({ url, file, known, backend, prompt, chat, maxTokens }) {
-  const generator = await loadModel({ url, file, known }, backend, 'generate');
+async function generate({ url, file, known, fallback, backend, prompt, chat, maxTokens }) {
+  const generator = await loadModel({ url, file, known, fallback }, backend, 'generate');
   const result = await generator.generate(prompt, chat, maxTokens);
   postMessage({ type: 'generation', backend, ...result });
 }

@@ -23,11 +23,12 @@ export const CHROMIUM_FLAGS = [
   '--no-first-run',
 ];
 
-export function launch() {
+/** Headless Chromium with CHROMIUM_FLAGS and `extraFlags`. */
+export function launch(extraFlags = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
-    args: CHROMIUM_FLAGS,
+    args: [...CHROMIUM_FLAGS, ...extraFlags],
   });
 }
 
@@ -49,24 +50,31 @@ const CONTENT_TYPES = {
   '.wasm': 'application/wasm', '.txt': 'text/plain',
 };
 
+/** The static site scripts/test writes with scripts/site (CLUE_SITE). */
+export function siteDir() {
+  const dir = process.env.CLUE_SITE;
+  if (!dir) throw new Error('CLUE_SITE is not set: run the browser tests through scripts/test');
+  return dir;
+}
+
 /**
- * A plain static file server, like GitHub Pages or a university web space: the repository's
- * www/ at /, pkg/ at /pkg/ and models/ at /models/, with a content type and nothing else — no
- * Content-Security-Policy, no cross-origin isolation, no ranges. Resolves to {url, close()}.
+ * A plain static file server over `root`, like GitHub Pages or a university web space: each
+ * file with a content type and nothing else — no Content-Security-Policy, no cross-origin
+ * isolation, no ranges. Paths starting with one of `hidden` answer 404, as on a site that does
+ * not have them. Resolves to {url, close()}.
  */
-export function startStaticServer() {
-  const mounts = [['/pkg/', 'pkg'], ['/models/', 'models'], ['/', 'www']];
+export function startStaticServer(root, { hidden = [] } = {}) {
   const server = createServer((request, response) => {
-    const path = decodeURIComponent(new URL(request.url, 'http://x').pathname);
-    const [prefix, dir] = mounts.find(([p]) => path.startsWith(p));
-    const rest = path.slice(prefix.length) || 'index.html';
-    const file = join(ROOT, dir, rest);
-    let size;
-    try {
-      if (rest.split('/').includes('..')) throw new Error('outside');
-      size = statSync(file).isFile() ? statSync(file).size : null;
-    } catch {
-      size = null;
+    const path = decodeURIComponent(new URL(request.url, 'http://x').pathname).replace(/^\/+/, '');
+    const rest = path === '' || path.endsWith('/') ? `${path}index.html` : path;
+    let size = null;
+    if (!rest.split('/').includes('..') && !hidden.some((prefix) => rest.startsWith(prefix))) {
+      try {
+        const stat = statSync(join(root, rest));
+        if (stat.isFile()) size = stat.size;
+      } catch {
+        // Not there: 404 below.
+      }
     }
     if (size === null) {
       response.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
@@ -74,7 +82,7 @@ export function startStaticServer() {
     }
     const type = CONTENT_TYPES[rest.slice(rest.lastIndexOf('.'))] || 'application/octet-stream';
     response.writeHead(200, { 'Content-Type': type, 'Content-Length': size });
-    createReadStream(file).pipe(response);
+    createReadStream(join(root, rest)).pipe(response);
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
     url: `http://127.0.0.1:${server.address().port}/`,
@@ -211,12 +219,14 @@ export async function downloaded(page, button) {
 }
 
 /**
- * Runs `run` ({tasks, limit, backend, bert, data}) in a fresh context (fresh completion cache), after
+ * Runs `run` ({tasks, limit, backend, bert, data}) in a fresh context (fresh completion cache) of
+ * the page at `run.url` (else clue serve's), with `run.route` ([pattern, handler]) routed, after
  * `before(page)` when given; returns the page.
  */
 export async function evaluateOn(browser, run, before) {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
-  const page = await openPage(context);
+  if (run.route) await context.route(...run.route);
+  const page = await openPage(context, run.url);
   if (before) await before(page);
   await setUpEvaluation(page, run);
   const started = Date.now();

@@ -1,6 +1,6 @@
 // The privacy promise, checked where it matters: behind `clue serve` (which sends the page's
-// Content-Security-Policy as a header) and behind a plain static server that sends no headers
-// at all (the policy is then only the page's <meta> tag, and the worker holds it only because it
+// Content-Security-Policy as a header) and as the static site (scripts/site) behind a plain
+// static server that sends no headers at all (the policy is then only the page's <meta> tag, and the worker holds it only because it
 // inherits it). Every request of the page and of its worker is recorded while an evaluation and
 // a Rescore run on a MedNLI file whose ids and sentences carry a unique canary string; then:
 // only this origin (the chosen model, the default one, is served there), only GETs, no body, the
@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { baseUrl, launch, openPage, setUpEvaluation, startStaticServer, waitForRunEnd } from './chromium.mjs';
+import { baseUrl, launch, openPage, setUpEvaluation, siteDir, startStaticServer, waitForRunEnd } from './chromium.mjs';
 
 const FOREIGN = 'https://collector.example';
 
@@ -99,8 +99,8 @@ test('behind clue serve, nothing but this origin is reached and the data never l
   await checkPrivacy(baseUrl());
 });
 
-test('behind a static server that sends no headers, the worker is bound by the page\'s policy too', { timeout: 900_000 }, async () => {
-  const server = await startStaticServer();
+test('the static site behind a server that sends no headers: the worker is bound by the page\'s policy too', { timeout: 900_000 }, async () => {
+  const server = await startStaticServer(siteDir());
   try {
     await checkPrivacy(server.url);
   } finally {

@@ -3,10 +3,10 @@
 //! headers (COOP/COEP) that shared memory and precise timers in the page need, and the page's
 //! Content-Security-Policy on every response.
 //!
-//! The policy is the page's own, read from the `<meta>` tag of `www/index.html`, so a static host
-//! that sends no headers and this server enforce the same one. `--model-host` widens its
-//! `connect-src` by origins that serve models, in the header and in the page's tag alike (both
-//! are enforced, so both must name them).
+//! The policy is the page's own, read from the `<meta>` tag of `www/index.html` (the embed view,
+//! `embed.html`, carries the same one), so a static host that sends no headers and this server
+//! enforce the same one. `--model-host` widens its `connect-src` by origins that serve models, in
+//! the header and in the pages' tags alike (both are enforced, so both must name them).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -145,28 +145,32 @@ fn router(root: &Path, page: Page) -> Router {
     // Model weights are already compressed by quantization; gzip would only burn CPU.
     let compress =
         DefaultPredicate::new().and(NotForContentType::const_new("application/octet-stream"));
-    // index.html is read again on each request, so an edited page shows on reload as every
-    // other file does; its policy header is the one read at start (restart after changing it).
-    let index_path = root.join("www").join("index.html");
-    let hosts = page.model_hosts.clone();
-    let index = move || {
-        let (path, hosts) = (index_path.clone(), hosts.clone());
-        async move {
-            let page = std::fs::read_to_string(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|index| Page::new(&index, &hosts));
-            match page {
-                Ok(page) => Ok(axum::response::Html(page.html)),
-                Err(e) => Err((
-                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("{}: {e}", path.display()),
-                )),
+    // The pages are read again on each request, so an edited page shows on reload as every
+    // other file does; the policy header is index.html's as read at start (restart after
+    // changing it).
+    let page_route = |file: &str| {
+        let path = root.join("www").join(file);
+        let hosts = page.model_hosts.clone();
+        axum::routing::get(move || {
+            let (path, hosts) = (path.clone(), hosts.clone());
+            async move {
+                let page = std::fs::read_to_string(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|html| Page::new(&html, &hosts));
+                match page {
+                    Ok(page) => Ok(axum::response::Html(page.html)),
+                    Err(e) => Err((
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("{}: {e}", path.display()),
+                    )),
+                }
             }
-        }
+        })
     };
     Router::new()
-        .route("/", axum::routing::get(index.clone()))
-        .route("/index.html", axum::routing::get(index))
+        .route("/", page_route("index.html"))
+        .route("/index.html", page_route("index.html"))
+        .route("/embed.html", page_route("embed.html"))
         .nest_service("/pkg", ServeDir::new(root.join("pkg")))
         .nest_service("/models", ServeDir::new(root.join("models")))
         .fallback_service(ServeDir::new(root.join("www")))
@@ -205,6 +209,14 @@ mod tests {
         assert!(page.html.contains(&format!(r#"content="{policy}""#)));
         let plain = Page::new(INDEX, &[]).unwrap();
         assert_eq!(plain.html, INDEX);
+    }
+
+    /// The embed view is bound by the very policy of the full page.
+    #[test]
+    fn every_page_has_the_same_policy() {
+        let index = Page::new(include_str!("../../../www/index.html"), &[]).unwrap();
+        let embed = Page::new(include_str!("../../../www/embed.html"), &[]).unwrap();
+        assert_eq!(index.policy, embed.policy);
     }
 
     #[test]
