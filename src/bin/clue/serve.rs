@@ -31,8 +31,8 @@ pub fn run(host: IpAddr, port: u16, root: &Path, model_hosts: &[String]) -> Resu
     }
     let index = std::fs::read_to_string(&index_path)
         .map_err(|e| format!("{}: {e}", index_path.display()))?;
-    let page = Page::new(&index, model_hosts)
-        .map_err(|e| format!("{}: {e}", index_path.display()))?;
+    let page =
+        Page::new(&index, model_hosts).map_err(|e| format!("{}: {e}", index_path.display()))?;
     if !root.join("pkg").join("clue.js").is_file() {
         eprintln!(
             "clue: warning: {} has no clue.js yet; build it with scripts/build-wasm",
@@ -204,7 +204,8 @@ mod tests {
     #[test]
     fn model_hosts_widen_connect_src_in_the_header_and_the_page() {
         let page = Page::new(INDEX, &["https://models.example".into()]).unwrap();
-        let policy = "default-src 'self'; connect-src 'self' https://huggingface.co https://models.example";
+        let policy =
+            "default-src 'self'; connect-src 'self' https://huggingface.co https://models.example";
         assert_eq!(page.policy.to_str().unwrap(), policy);
         assert!(page.html.contains(&format!(r#"content="{policy}""#)));
         let plain = Page::new(INDEX, &[]).unwrap();
@@ -223,7 +224,12 @@ mod tests {
     fn a_page_without_a_policy_or_a_host_that_is_no_origin_is_refused() {
         let missing = Page::new("<title>t</title>", &[]).err().unwrap();
         assert!(missing.contains("Content-Security-Policy"), "{missing}");
-        for host in ["models.example", "https://models.example/path", "https://", "ftp://x"] {
+        for host in [
+            "models.example",
+            "https://models.example/path",
+            "https://",
+            "ftp://x",
+        ] {
             let error = Page::new(INDEX, &[host.into()]).err().unwrap();
             assert!(error.contains("--model-host"), "{host}: {error}");
         }
