@@ -112,7 +112,7 @@ fn check_file(name: &str, backend: Backend) -> String {
         "{name}: architecture"
     );
     let mut report = format!("{name} on {backend}:");
-    if backend == Backend::Wgpu {
+    if backend == Backend::WebGpu {
         assert!(
             model.has_device_blocks(),
             "{name}: every matrix stays as blocks"

@@ -606,7 +606,7 @@ fn quantized_weights_decode_like_the_f32_weights() {
             let model = Decoder::load(&config, &weights, &device(backend)).expect("it loads");
             match backend {
                 Backend::Cpu => assert!(model.has_quantized_rows(), "{what}: rows kept"),
-                Backend::Wgpu => assert!(model.has_device_blocks(), "{what}: blocks kept"),
+                Backend::WebGpu => assert!(model.has_device_blocks(), "{what}: blocks kept"),
             }
             let stepped = decode_one_by_one(backend, &model, &PROMPT);
             assert_close(
@@ -1121,14 +1121,14 @@ fn wgpu_gemma3_matches_the_host_reference() {
     let config = tiny_gemma3();
     let weights = TestWeights::random(&config, 12);
     let expected = reference_logits(&config, &weights, &PROMPT);
-    let model = load(&config, &weights, Backend::Wgpu);
+    let model = load(&config, &weights, Backend::WebGpu);
     assert_close(
-        &decode_one_by_one(Backend::Wgpu, &model, &PROMPT),
+        &decode_one_by_one(Backend::WebGpu, &model, &PROMPT),
         &expected,
         "wgpu steps against the host reference",
     );
     let prefill = rows(
-        Backend::Wgpu,
+        Backend::WebGpu,
         model
             .forward(&PROMPT, &mut model.new_cache(), LogitsAt::All)
             .expect("wgpu runs"),
@@ -1151,15 +1151,15 @@ fn wgpu_cached_decoding_matches_cpu() {
         &PROMPT,
         LogitsAt::All,
     );
-    let gpu_model = load(&config, &weights, Backend::Wgpu);
+    let gpu_model = load(&config, &weights, Backend::WebGpu);
     assert_close(
-        &decode_one_by_one(Backend::Wgpu, &gpu_model, &PROMPT),
+        &decode_one_by_one(Backend::WebGpu, &gpu_model, &PROMPT),
         &cpu,
         "wgpu steps against the CPU",
     );
     let mut cache = gpu_model.new_cache();
     let prefill = rows(
-        Backend::Wgpu,
+        Backend::WebGpu,
         gpu_model
             .forward(&PROMPT, &mut cache, LogitsAt::All)
             .expect("wgpu runs"),

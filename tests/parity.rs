@@ -306,7 +306,7 @@ fn near_ties_shorten_the_required_greedy_agreement() {
 /// the same bounds against llama.cpp and the float64 model hold there.
 #[test]
 fn wgpu_numbers_prompt_matches_llama_cpp() {
-    let wgpu = load(Backend::Wgpu);
+    let wgpu = load(Backend::WebGpu);
     assert!(
         wgpu.model.has_device_blocks(),
         "the blocks stay on the device"
@@ -319,7 +319,7 @@ fn wgpu_numbers_prompt_matches_llama_cpp() {
 #[test]
 fn wgpu_greedy_chat_matches_cpu() {
     let golden = golden("chat");
-    let wgpu = load(Backend::Wgpu);
+    let wgpu = load(Backend::WebGpu);
     let ids = wgpu
         .tokenizer
         .encode_prompt(&golden.text)

@@ -1,5 +1,6 @@
-//! wasm-side tests, run in headless Chromium by `wasm-bindgen-test-runner` (see README): the
-//! same device code the page uses, inside a dedicated worker like the page's evaluator.
+//! wasm-side tests, run in headless Chromium by `wasm-bindgen-test-runner` (see
+//! docs/development.md): the same device code the page uses, inside a dedicated worker like the
+//! page's evaluator.
 #![cfg(target_arch = "wasm32")]
 
 use clue_wasm::model::{self, Backend};
@@ -18,10 +19,10 @@ async fn cpu_backend_multiplies_exactly_in_the_browser() {
 
 #[wasm_bindgen_test]
 async fn webgpu_backend_multiplies_exactly_in_the_browser() {
-    let device = model::open(Backend::Wgpu)
+    let device = model::open(Backend::WebGpu)
         .await
         .expect("headless Chromium with --enable-unsafe-webgpu exposes a WebGPU adapter");
-    let check = model::matmul_check(Backend::Wgpu, &device, 256)
+    let check = model::matmul_check(Backend::WebGpu, &device, 256)
         .await
         .expect("WebGPU computes");
     assert!(check.is_exact(), "max abs diff {}", check.max_abs_diff);
@@ -147,7 +148,7 @@ const ARCH_FILES: [(&str, &[u8]); 8] = [
 async fn every_architecture_matches_llama_cpp_on_webgpu() {
     let goldens: ArchGoldens =
         serde_json::from_str(include_str!("golden/archs/goldens.json")).expect("goldens parse");
-    let device = model::open(Backend::Wgpu).await.expect("WebGPU opens");
+    let device = model::open(Backend::WebGpu).await.expect("WebGPU opens");
     for (name, bytes) in ARCH_FILES {
         let file = clue_wasm::loader::gguf::parse(bytes).expect("the fixture parses");
         let decoder = model::decoder_from_gguf(&file, &device).expect("the fixture loads");
@@ -157,7 +158,7 @@ async fn every_architecture_matches_llama_cpp_on_webgpu() {
             let logits = decoder
                 .forward(&prompt.ids, &mut decoder.new_cache(), model::LogitsAt::All)
                 .expect("the prompt runs");
-            let logits = model::read_f32(Backend::Wgpu, logits)
+            let logits = model::read_f32(Backend::WebGpu, logits)
                 .await
                 .expect("reads back");
             let (mut to_llama_cpp, mut to_f64) = (0.0, 0.0);

@@ -10,7 +10,9 @@
 // model needs, read from its header before the download) and
 // model-loaded (generate or eval), generation(-error), inspected, eval-started,
 // eval-progress, eval-sample, eval-paused, eval-continued, eval-bertscore, eval-cancelled,
-// eval-finished, eval-warning, eval-error, rescore-bertscore, rescored, rescore-error.
+// eval-finished, eval-warning, eval-error, rescore-bertscore, rescored, rescore-error, published
+// (CLUE's published models, for the chart).
+import { setupChart } from './chart.js';
 import { setupEvaluate } from './evaluate.js';
 import { startWorker } from './hub.js';
 import { setupGenerate } from './generate.js';
@@ -90,6 +92,7 @@ hub.on('error', (message) => {
 });
 
 setupEvaluate(hub);
+setupChart(hub);
 setupRescore(hub);
 setupGenerate(hub);
 setupStored();

@@ -2,13 +2,18 @@
 // moment they are chosen), settings with the BERT model for BERTScore; Run / Pause / Cancel;
 // live progress and samples; the final scores and their exports. The inputs of a run are kept in
 // IndexedDB until it ends, so a reloaded tab offers to resume it, and the worker's completion
-// cache makes every sample that had finished come back without generating again.
-import { byId, element } from './dom.js';
+// cache makes every sample that had finished come back without generating again. Its parts
+// with a life of their own are modules: the data slots (data-slots.js), the samples table
+// (samples.js), the embed code (embed-code.js); the chart of the scores is chart.js.
+import { byId } from './dom.js';
 import { bertPicker } from './bert-picker.js';
 import {
   chosenModel, DEFAULT_MODEL_URL, describeNeeds, fillKnownModels, knownModel, loadingText, megabytes, size,
 } from './models.js';
-import { TASKS, download, metricName, percent, renderResults, taskName } from './results.js';
+import { TASKS, download, renderResults, taskName } from './results.js';
+import { samplesTable } from './samples.js';
+import { dataSlots } from './data-slots.js';
+import { setupEmbedCode } from './embed-code.js';
 import { deleteRun, getRun, putRun, sha256 } from './store.js';
 
 /** Tells the stored-data panel that what the page keeps has changed. */
@@ -30,32 +35,6 @@ function progressText(p) {
   return parts.join(' · ');
 }
 
-/** What was read from a completion (the `answer` of a sample record, tagged by `kind`). */
-function answerText(answer) {
-  switch (answer.kind) {
-    case 'labels': return answer.labels.join(', ') || '(no label)';
-    case 'codes': return answer.codes.join(', ') || '(no code)';
-    case 'letter': return answer.letter || '(no letter)';
-    case 'text': return answer.text;
-    default: return JSON.stringify(answer);
-  }
-}
-
-/** Why a generation ended (`"length"`, `{"eos": id}`, `{"stop_string": "…"}`, …). */
-function stopText(reason) {
-  if (typeof reason === 'string') return { length: 'max new tokens reached', context_full: 'context full' }[reason] || reason;
-  const [kind, value] = Object.entries(reason)[0];
-  return kind === 'eos' ? `end of sequence (id ${value})` : `stop string ${JSON.stringify(value)}`;
-}
-
-const metricsText = (metrics) => Object.entries(metrics).map(([k, v]) => `${metricName(k)} ${percent(v)}`).join(' · ');
-
-/** The last `length` characters of `text`, white space collapsed: a prompt's end holds the question. */
-function tail(text, length) {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  return flat.length > length ? `…${flat.slice(-length)}` : flat;
-}
-
 export function setupEvaluate(hub) {
   const section = byId('evaluation');
   const form = byId('eval-form');
@@ -68,7 +47,7 @@ export function setupEvaluate(hub) {
   const modelInfo = byId('model-info');
   const modelBar = byId('model-progress');
   const backendSelect = byId('eval-backend');
-  const samples = byId('samples').tBodies[0];
+  const samples = samplesTable(byId('samples').tBodies[0]);
   const resultsBox = byId('eval-results');
 
   let backendsChecked = false;
@@ -107,105 +86,9 @@ export function setupEvaluate(hub) {
     refresh();
   }
 
-  // ---- Data files, one slot per task -------------------------------------------------------
+  // ---- Data files, one slot per task (data-slots.js) ----------------------------------------
 
-  /** Per task: its demo set, whether it is used, and the chosen file and its check. */
-  const slots = new Map();
-  let tickets = 0;
-
-  function renderSlot(task) {
-    const slot = slots.get(task);
-    const row = byId(`task-row-${task}`);
-    byId(`demo-${task}`).checked = slot.useDemo;
-    const line = byId(`file-status-${task}`);
-    if (slot.useDemo) {
-      row.dataset.state = 'demo';
-      line.textContent = slot.demo
-        ? `Demo set ${slot.demo.name}: ${slot.demo.examples} examples${slot.demo.patients ? ` (${slot.demo.patients} patients)` : ''}.`
-        : 'Demo set.';
-      return;
-    }
-    row.dataset.state = slot.state;
-    line.textContent = {
-      empty: 'No data yet: choose or drop a file, or use the demo set.',
-      checking: `Checking ${slot.file && slot.file.name}…`,
-      ok: slot.info,
-      error: slot.error,
-    }[slot.state];
-  }
-
-  /** Reads a chosen or dropped file and has the worker check it against the task's format. */
-  async function chooseFile(task, file) {
-    const slot = slots.get(task);
-    const ticket = ++tickets;
-    Object.assign(slot, { useDemo: false, state: 'checking', file: { name: file.name, bytes: null }, ticket });
-    renderSlot(task);
-    const bytes = await file.arrayBuffer();
-    if (slot.ticket !== ticket) return;
-    slot.file.bytes = bytes;
-    hub.send({ type: 'inspect', task, name: file.name, bytes, ticket });
-  }
-
-  hub.on('inspected', (message) => {
-    const slot = slots.get(message.task);
-    if (slot.ticket !== message.ticket) return;
-    if (message.error) {
-      Object.assign(slot, { state: 'error', error: message.error });
-    } else {
-      const i = message.info;
-      const size = slot.file.bytes.byteLength < 1e6 ? `${(slot.file.bytes.byteLength / 1e3).toFixed(1)} kB` : megabytes(slot.file.bytes.byteLength);
-      Object.assign(slot, {
-        state: 'ok',
-        info: `${message.name} (${size}): ${taskName(i.task)} format, ${i.examples} examples${i.patients ? ` of ${i.patients} patients` : ''}.`,
-      });
-    }
-    renderSlot(message.task);
-  });
-
-  const list = byId('task-list');
-  for (const task of TASKS) {
-    slots.set(task.id, { useDemo: true, state: 'empty', file: null, demo: null, ticket: 0 });
-    const row = element('div', undefined, { class: 'task', id: `task-row-${task.id}`, 'data-task': task.id });
-    const check = element('input', undefined, { type: 'checkbox', id: `task-${task.id}` });
-    check.checked = true;
-    const name = element('label', task.name, { for: `task-${task.id}`, class: 'task-name' });
-    name.appendChild(element('span', ` Level ${task.level}`, { class: 'level' }));
-    const demoLabel = element('label', undefined, { class: 'demo' });
-    const demoBox = element('input', undefined, { type: 'checkbox', id: `demo-${task.id}` });
-    demoLabel.append(demoBox, ' use demo data');
-    const fileLabel = element('label', 'Data file', { for: `file-${task.id}`, class: 'visually-hidden' });
-    const fileInput = element('input', undefined, {
-      type: 'file', id: `file-${task.id}`, accept: task.accept, 'aria-describedby': `file-status-${task.id}`,
-    });
-    const line = element('p', undefined, { id: `file-status-${task.id}`, class: 'file-status', 'aria-live': 'polite' });
-    row.append(check, name, demoLabel, fileLabel, fileInput, line);
-    list.appendChild(row);
-
-    demoBox.addEventListener('change', () => {
-      const slot = slots.get(task.id);
-      slot.useDemo = demoBox.checked;
-      renderSlot(task.id);
-    });
-    fileInput.addEventListener('change', () => {
-      if (fileInput.files[0]) chooseFile(task.id, fileInput.files[0]);
-    });
-    // The whole row is the task's drop zone.
-    row.addEventListener('dragover', (event) => {
-      event.preventDefault();
-      row.classList.add('dragging');
-    });
-    row.addEventListener('dragleave', () => row.classList.remove('dragging'));
-    row.addEventListener('drop', (event) => {
-      event.preventDefault();
-      row.classList.remove('dragging');
-      if (running()) return;
-      const files = event.dataTransfer.files;
-      if (!files.length) return;
-      fileInput.files = files;
-      chooseFile(task.id, files[0]);
-    });
-    renderSlot(task.id);
-  }
+  const { slots, renderSlot, nextTicket } = dataSlots(hub, { running });
 
   // ---- Quick demo ---------------------------------------------------------------------------
 
@@ -367,7 +250,7 @@ export function setupEvaluate(hub) {
     offered = null;
     byId('resume-offer').hidden = true;
     resultsBox.hidden = true;
-    samples.replaceChildren();
+    samples.clear();
     bar.removeAttribute('value');
     hub.setBusy('eval');
     setState('loading', 'Loading the model…');
@@ -453,7 +336,7 @@ export function setupEvaluate(hub) {
 
   hub.on('eval-started', ({ progress, model }) => {
     if (model.sha256) {
-      modelInfo.textContent = `${model.file}: ${megabytes(model.size)}, SHA-256 ${model.sha256}, on ${model.backend === 'wgpu' ? 'WebGPU' : 'the CPU'}.`;
+      modelInfo.textContent = `${model.file}: ${megabytes(model.size)}, SHA-256 ${model.sha256}, on ${model.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}.`;
     }
     setState('running');
     showProgress(progress);
@@ -462,7 +345,7 @@ export function setupEvaluate(hub) {
     if (section.dataset.state === 'running') showProgress(progress, `Generating ${taskName(request.task)} ${request.id} · `);
   });
   hub.on('eval-sample', ({ sample, prompt, progress }) => {
-    addSample(sample, prompt);
+    samples.add(sample, prompt);
     if (section.dataset.state === 'running') showProgress(progress);
   });
   hub.on('eval-bertscore', ({ stage, model, layer }) => {
@@ -506,102 +389,15 @@ export function setupEvaluate(hub) {
   hub.on('eval-warning', ({ message }) => { byId('eval-note').textContent = message; });
   hub.on('eval-error', ({ message }) => end('error', `The evaluation failed: ${message}`));
 
-  // ---- Samples table ----------------------------------------------------------------------------
-
-  /** Each sample row's function that opens or closes its details. */
-  const expanders = new WeakMap();
-
-  function addSample(sample, prompt) {
-    const index = samples.querySelectorAll('tr.sample').length;
-    const detailId = `sample-detail-${index}`;
-    const tr = element('tr', undefined, { class: 'sample', 'data-task': sample.task, 'data-id': sample.id, 'data-cached': String(sample.cached) });
-    tr.appendChild(element('td', taskName(sample.task)));
-    const idCell = element('td');
-    idCell.appendChild(element('button', sample.id, { type: 'button', class: 'expand', 'aria-expanded': 'false', 'aria-controls': detailId }));
-    if (sample.cached) idCell.appendChild(element('span', 'cached', { class: 'badge' }));
-    tr.appendChild(idCell);
-    // Long texts are clamped to a few lines; the row's details show them whole.
-    for (const text of [tail(prompt || sample.prompt || '', 200), sample.completion, answerText(sample.answer)]) {
-      tr.appendChild(element('td')).appendChild(element('div', text, { class: 'clamp' }));
-    }
-    tr.appendChild(element('td', metricsText(sample.metrics)));
-    const detail = element('tr', undefined, { class: 'detail', id: detailId, hidden: '' });
-    samples.append(tr, detail);
-    // The details are built on first opening: prompts of long tasks are large.
-    expanders.set(tr, () => {
-      if (!detail.firstChild) detail.appendChild(sampleDetail(sample, prompt));
-      const open = detail.hidden;
-      detail.hidden = !open;
-      tr.querySelector('button.expand').setAttribute('aria-expanded', String(open));
-    });
-  }
-
-  function sampleDetail(sample, prompt) {
-    const cell = element('td', undefined, { colspan: '6' });
-    const list = element('dl');
-    const add = (term, text, pre = false) => {
-      list.appendChild(element('dt', term));
-      // A <pre> may scroll sideways: it takes the keyboard focus so it can be scrolled without a mouse.
-      list.appendChild(element('dd')).appendChild(pre ? element('pre', text, { tabindex: '0', 'aria-label': term }) : element('span', text));
-    };
-    add('Prompt', prompt || sample.prompt || '(not kept)', true);
-    add('Output', sample.completion, true);
-    add('Cleaned', sample.cleaned, true);
-    add('Answer', answerText(sample.answer));
-    add('Metrics', metricsText(sample.metrics) || '—');
-    add('Tokens', `${sample.prompt_tokens} in the prompt, ${sample.completion_tokens} generated (${stopText(sample.stop_reason)})${sample.cached ? ', from the cache' : ''}`);
-    add('Reading mode', sample.mode);
-    cell.appendChild(list);
-    return cell;
-  }
-
-  samples.addEventListener('click', (event) => {
-    const row = event.target.closest('tr.sample');
-    if (row) expanders.get(row)();
-  });
-
   // ---- Exports ----------------------------------------------------------------------------------
 
   byId('export-results').addEventListener('click', () => download('results.json', `${JSON.stringify(outputs.results, null, 2)}\n`, 'application/json'));
   byId('export-samples').addEventListener('click', () => download('samples.jsonl', outputs.samplesJsonl, 'application/x-ndjson'));
   byId('export-csv').addEventListener('click', () => download('results.csv', outputs.resultsCsv, 'text/csv'));
 
-  // ---- Embed code -------------------------------------------------------------------------------
+  // ---- Embed code (embed-code.js) ------------------------------------------------------------
 
-  /** An <iframe> of embed.html with this form's model, tasks and settings (demo data only). */
-  function embedCode() {
-    const params = new URLSearchParams();
-    const notes = [];
-    const source = form.querySelector('input[name="model-source"]:checked').value;
-    if (source === 'known' && byId('model-known').value) params.set('model', byId('model-known').value);
-    else if (source === 'url' && byId('model-url').value.trim()) params.set('model', byId('model-url').value.trim());
-    else if (source === 'file') notes.push('a local model file cannot be embedded: the embed uses the default model');
-    const tasks = TASKS.filter((t) => byId(`task-${t.id}`).checked);
-    if (tasks.length && tasks.length < TASKS.length) params.set('tasks', tasks.map((t) => t.id).join(','));
-    if (tasks.some((t) => !slots.get(t.id).useDemo)) notes.push('an embed runs the demo sets, not your files');
-    if (byId('profile').value !== 'paper-2024-06') params.set('profile', byId('profile').value);
-    if (byId('limit').value) params.set('limit', byId('limit').value);
-    else if (byId('full-demo').checked) params.set('limit', 'all');
-    params.set('backend', backendSelect.value);
-    const src = `${new URL('embed.html', location.href).href}?${params}`;
-    const code = `<iframe src="${src.replaceAll('&', '&amp;')}" title="CLUE evaluation" width="560" height="460" loading="lazy"></iframe>`;
-    return { code, notes };
-  }
-
-  byId('copy-embed').addEventListener('click', async () => {
-    const { code, notes } = embedCode();
-    const box = byId('embed-code');
-    box.value = code;
-    byId('embed-box').hidden = false;
-    let copied = 'Copied to the clipboard.';
-    try {
-      await navigator.clipboard.writeText(code);
-    } catch {
-      copied = 'Select it and copy it (this browser did not allow the clipboard).';
-      box.select();
-    }
-    byId('embed-hint').textContent = [copied, ...notes.map((n) => `Note: ${n}.`)].join(' ');
-  });
+  setupEmbedCode(form, slots);
 
   // ---- Resuming a run the tab lost --------------------------------------------------------------
 
@@ -620,7 +416,7 @@ export function setupEvaluate(hub) {
       byId(`task-${task.id}`).checked = Boolean(dataset);
       if (dataset && !dataset.demo && dataset.bytes) {
         Object.assign(slots.get(task.id), {
-          useDemo: false, state: 'ok', file: { name: dataset.name, bytes: dataset.bytes }, ticket: ++tickets,
+          useDemo: false, state: 'ok', file: { name: dataset.name, bytes: dataset.bytes }, ticket: nextTicket(),
           info: `${dataset.name}: kept from the unfinished run.`,
         });
       } else if (dataset && !dataset.demo) {

@@ -169,6 +169,11 @@ async function main() {
   } catch (e) {
     postMessage({ type: 'demo-sets', sets: [], error: errorText(e) });
   }
+  try {
+    postMessage({ type: 'published', models: clue.publishedResults() });
+  } catch (e) {
+    postMessage({ type: 'published', models: [], error: errorText(e) });
+  }
 
   const webgpu = await describeWebGpu();
   adapters.webgpu = webgpu.name || '';

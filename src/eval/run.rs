@@ -271,7 +271,7 @@ pub struct Progress {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RunContext {
-    /// Backend name (`cpu`, `wgpu`).
+    /// Backend name (`cpu`, `webgpu`).
     pub backend: String,
     /// The device's adapter, as the platform describes it.
     pub adapter: String,

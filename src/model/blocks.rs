@@ -368,11 +368,11 @@ mod tests {
     ];
 
     fn gpu() -> Device {
-        pollster::block_on(open(Backend::Wgpu)).expect("a wgpu device (lavapipe here)")
+        pollster::block_on(open(Backend::WebGpu)).expect("a wgpu device (lavapipe here)")
     }
 
     fn read(tensor: Tensor<2>) -> Vec<f32> {
-        pollster::block_on(read_f32(Backend::Wgpu, tensor)).expect("reads back")
+        pollster::block_on(read_f32(Backend::WebGpu, tensor)).expect("reads back")
     }
 
     /// `rows × cols` random blocks of `dtype` and their values as the CPU dequantizes them.

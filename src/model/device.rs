@@ -7,33 +7,36 @@ use std::sync::OnceLock;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-/// The two kinds of device the evaluator can run on.
+/// The two kinds of device the evaluator can run on, named alike on the command line, in the
+/// page and in records: `cpu` and `webgpu`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// burn's pure-Rust CPU backend (`flex`); always available.
+    #[serde(rename = "cpu")]
     Cpu,
-    /// wgpu: Vulkan/Metal/DX12 natively, WebGPU in the browser.
-    Wgpu,
+    /// burn's wgpu backend: Vulkan/Metal/DX12 natively, WebGPU in the browser. Records made
+    /// before the name was unified say `wgpu`; they still read.
+    #[serde(rename = "webgpu", alias = "wgpu")]
+    WebGpu,
 }
 
 impl Backend {
     /// Both backends, CPU first.
-    pub const ALL: [Backend; 2] = [Backend::Cpu, Backend::Wgpu];
+    pub const ALL: [Backend; 2] = [Backend::Cpu, Backend::WebGpu];
 
-    /// The name used on the command line and in records (`cpu`, `wgpu`).
+    /// The name used on the command line, in the page and in records (`cpu`, `webgpu`).
     pub fn as_str(self) -> &'static str {
         match self {
             Backend::Cpu => "cpu",
-            Backend::Wgpu => "wgpu",
+            Backend::WebGpu => "webgpu",
         }
     }
 
-    /// Parses `cpu`, `wgpu` (or `webgpu`, the browser's name for the same backend).
+    /// Parses `cpu` or `webgpu` (or `wgpu`, the old name of the same backend).
     pub fn parse(name: &str) -> Option<Backend> {
         match name {
             "cpu" => Some(Backend::Cpu),
-            "wgpu" | "webgpu" => Some(Backend::Wgpu),
+            "webgpu" | "wgpu" => Some(Backend::WebGpu),
             _ => None,
         }
     }
@@ -49,7 +52,7 @@ impl fmt::Display for Backend {
 #[derive(Debug, thiserror::Error)]
 pub enum DeviceError {
     /// No wgpu adapter could be acquired (no GPU, no WebGPU in this browser, a driver error).
-    #[error("the wgpu backend is not available here: {0}")]
+    #[error("the webgpu backend (wgpu) is not available here: {0}")]
     Unavailable(String),
     /// Reading a result back from the device failed.
     #[error("reading a result from the {backend} device failed: {message}")]
@@ -70,7 +73,7 @@ static WGPU_DEVICE: OnceLock<Device> = OnceLock::new();
 pub async fn open(backend: Backend) -> Result<Device, DeviceError> {
     match backend {
         Backend::Cpu => Ok(Device::flex()),
-        Backend::Wgpu => {
+        Backend::WebGpu => {
             if let Some(device) = WGPU_DEVICE.get() {
                 return Ok(device.clone());
             }
@@ -196,10 +199,10 @@ mod tests {
     #[test]
     fn wgpu_matmul_is_exact() {
         let check = pollster::block_on(async {
-            let device = open(Backend::Wgpu)
+            let device = open(Backend::WebGpu)
                 .await
                 .expect("a Vulkan driver is installed");
-            matmul_check(Backend::Wgpu, &device, 256).await
+            matmul_check(Backend::WebGpu, &device, 256).await
         })
         .expect("the wgpu backend computes");
         assert!(check.is_exact(), "max abs diff {}", check.max_abs_diff);
@@ -210,7 +213,18 @@ mod tests {
         for backend in Backend::ALL {
             assert_eq!(Backend::parse(backend.as_str()), Some(backend));
         }
-        assert_eq!(Backend::parse("webgpu"), Some(Backend::Wgpu));
+        assert_eq!(
+            Backend::parse("wgpu"),
+            Some(Backend::WebGpu),
+            "the old name"
+        );
         assert_eq!(Backend::parse("cuda"), None);
+        // Records say `webgpu`; those written under the old name still read.
+        assert_eq!(
+            serde_json::to_string(&Backend::WebGpu).unwrap(),
+            "\"webgpu\""
+        );
+        let old: Backend = serde_json::from_str("\"wgpu\"").unwrap();
+        assert_eq!(old, Backend::WebGpu);
     }
 }

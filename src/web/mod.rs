@@ -259,6 +259,14 @@ pub fn demo_quick_limit() -> usize {
     crate::data::demo::QUICK_LIMIT
 }
 
+/// CLUE's published models with their task scores and levels in percent (see
+/// `metrics::published`), for the page's chart.
+#[wasm_bindgen(js_name = publishedResults)]
+pub fn published_results() -> Result<JsValue, JsError> {
+    use crate::metrics::published::{PUBLISHED_RESULTS, published_models};
+    to_js(&published_models(PUBLISHED_RESULTS).map_err(|e| JsError::new(&e))?)
+}
+
 /// The demo data notice the page shows beside results on demo sets.
 #[wasm_bindgen(js_name = demoNotice)]
 pub fn demo_notice() -> String {
@@ -301,7 +309,7 @@ impl Generator {
         })
     }
 
-    /// The backend the model runs on (`cpu` or `wgpu`).
+    /// The backend the model runs on (`cpu` or `webgpu`).
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
         self.inner.backend.as_str().to_string()

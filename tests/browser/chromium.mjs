@@ -261,7 +261,7 @@ export async function checkAgainstNative(page, native, run, tolerance = EXACT) {
 
   const exported = JSON.parse(await downloaded(page, '#export-results'));
   assertSameResults(exported, native, `${what} results.json`, tolerance);
-  assert.equal(exported.run.backend, run.backend === 'webgpu' ? 'wgpu' : 'cpu');
+  assert.equal(exported.run.backend, run.backend);
   const samples = (await downloaded(page, '#export-samples')).trim().split('\n').map((line) => JSON.parse(line));
   assert.equal(samples.length, run.tasks.length * run.limit);
   const csv = await downloaded(page, '#export-csv');

@@ -1,6 +1,6 @@
 //! `clue bench`: throughput of the pieces whose speed users compare with other tools. Speed
-//! goals are checked with these commands (their output goes into the README), not with timed
-//! tests.
+//! goals are checked with these commands (their output goes into docs/benchmarks.md), not with
+//! timed tests.
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -140,7 +140,7 @@ fn adapter(backend: Backend) -> String {
             "CPU ({} threads)",
             std::thread::available_parallelism().map_or(1, |n| n.get())
         ),
-        Backend::Wgpu => "wgpu default adapter (Vulkan/Metal/DX12)".to_owned(),
+        Backend::WebGpu => "wgpu default adapter (Vulkan/Metal/DX12)".to_owned(),
     }
 }
 

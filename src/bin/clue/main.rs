@@ -262,7 +262,7 @@ mod cli {
             #[arg(long, default_value = "models/SmolLM2-135M-Instruct.Q4_1.gguf")]
             model: PathBuf,
             /// The backends to measure (default: both).
-            #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BackendArg::Cpu, BackendArg::Wgpu])]
+            #[arg(long, value_enum, value_delimiter = ',', default_values_t = [BackendArg::Cpu, BackendArg::WebGpu])]
             backend: Vec<BackendArg>,
             /// Runs per backend; the median is reported.
             #[arg(long, default_value_t = 3)]
@@ -270,17 +270,20 @@ mod cli {
         },
     }
 
+    /// Where the model runs: `webgpu` is burn's wgpu backend (Vulkan/Metal/DX12 natively, WebGPU
+    /// in the browser), named as the page names it; `wgpu`, its old name, is still accepted.
     #[derive(Clone, Copy, ValueEnum)]
     enum BackendArg {
         Cpu,
-        Wgpu,
+        #[value(name = "webgpu", alias = "wgpu")]
+        WebGpu,
     }
 
     impl BackendArg {
         fn backend(self) -> clue_wasm::model::Backend {
             match self {
                 BackendArg::Cpu => clue_wasm::model::Backend::Cpu,
-                BackendArg::Wgpu => clue_wasm::model::Backend::Wgpu,
+                BackendArg::WebGpu => clue_wasm::model::Backend::WebGpu,
             }
         }
     }

@@ -1,5 +1,5 @@
 """llama.cpp's speed on this machine with the default model, for comparing `clue generate`'s
-timings in the README (never committed into a golden): a 512-token prompt's prefill and 128
+timings in docs/benchmarks.md (never committed into a golden): a 512-token prompt's prefill and 128
 greedy decode steps after it, on 2 CPU threads, the median of 3 runs. Prints one JSON line.
 
     venv/bin/python tests/golden/model/bench_llamacpp.py
