@@ -113,10 +113,14 @@ export async function waitUntilReady(page) {
 
 /**
  * Fills the Evaluate form: `tasks` only, from the files of `data` ({task: path}) or else their
- * demo sets, `limit` samples each, on `backend`; with `bert` ({layer}), BERTScore from the
- * MiniLM served with the page.
+ * demo sets, `limit` samples each, on `backend`, with the local GGUF file `model` or else the
+ * default; with `bert` ({layer}), BERTScore from the MiniLM served with the page.
  */
-export async function setUpEvaluation(page, { tasks, limit, backend, bert, data = {} }) {
+export async function setUpEvaluation(page, { tasks, limit, backend, bert, data = {}, model }) {
+  if (model) {
+    await page.check('input[name="model-source"][value="file"]');
+    await page.setInputFiles('#model-file', model);
+  }
   for (const task of TASKS) await page.setChecked(`#task-${task}`, tasks.includes(task));
   for (const [task, path] of Object.entries(data)) {
     await page.setInputFiles(`#file-${task}`, path);
@@ -149,13 +153,14 @@ export async function runProgress(page) {
 }
 
 /**
- * The native `clue eval` of `run` ({tasks, limit, data: {task: path}, bert: {model, layer}}) on
- * the CPU, written to `dir`: its results.json.
+ * The native `clue eval` of `run` ({tasks, limit, data: {task: path}, model, bert: {model,
+ * layer}}) on the CPU, written to `dir`: its results.json.
  */
-export function nativeResults({ tasks, limit, bert, data = {} }, dir = mkdtempSync(join(tmpdir(), 'clue-eval-'))) {
+export function nativeResults({ tasks, limit, bert, data = {}, model }, dir = mkdtempSync(join(tmpdir(), 'clue-eval-'))) {
   const bin = process.env.CLUE_BIN;
   if (!bin) throw new Error('CLUE_BIN is not set: run the browser tests through scripts/test');
   const args = ['eval', '--tasks', tasks.join(','), '--limit', String(limit), '--backend', 'cpu', '--out', dir];
+  if (model) args.push('--model', model);
   for (const [task, path] of Object.entries(data)) args.push('--data', `${task}=${path}`);
   if (bert) args.push('--bert-model', bert.model, '--bert-layer', String(bert.layer));
   execFileSync(bin, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });

@@ -3,10 +3,11 @@
 // results.json exported, every metric, interval, task score and level. On the CPU: MedNLI and
 // MeQSum, three samples each; with CLUE_SCREENSHOT_EVAL=docs/screenshot.png its page is saved for
 // the README, and with CLUE_SCREENSHOT_CHART=docs/chart.png its chart among CLUE's published
-// models (a test run leaves the tracked files alone otherwise). On WebGPU
-// (SwiftShader here, a CPU emulation of a GPU): one sample of a MedNLI file of four short
-// made-up pairs (three of them the shots), because prefilling a demo sample's 338 prompt tokens
-// alone takes about six minutes there; this one has 221.
+// models (a test run leaves the tracked files alone otherwise). On WebGPU (SwiftShader here, a
+// CPU emulation of a GPU): one sample of a MedNLI file of four short made-up pairs (three of them
+// the shots), by the tiny random Llama of tests/golden/archs chosen as a local file — SmolLM2
+// took 9 minutes there for that one sample; its WebGPU tokens are checked against native by
+// generate.test.mjs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -90,12 +91,17 @@ test('an evaluation on WebGPU scores as the native clue eval does', { timeout: 1
   ];
   writeFileSync(file, pairs.map(([sentence1, sentence2, label], i) =>
     JSON.stringify({ sentence1, sentence2, gold_label: label, pairID: `short-${i + 1}` })).join('\n') + '\n');
-  const run = { tasks: ['mednli'], limit: 1, backend: 'webgpu', data: { mednli: file } };
-  const native = nativeResults(run);
+  const model = join(ROOT, 'tests/golden/archs/llama-Q4_K_M.gguf');
+  const run = { tasks: ['mednli'], limit: 1, backend: 'webgpu', data: { mednli: file }, model };
+  const nativeDir = mkdtempSync(join(tmpdir(), 'clue-eval-'));
+  const native = nativeResults(run, nativeDir);
   const browser = await launch();
   try {
     const page = await evaluateOn(browser, run);
-    await checkAgainstNative(page, native, run);
+    const { samples } = await checkAgainstNative(page, native, run);
+    // The same tokens, not only the same score: the completion WebGPU generated is native's.
+    const nativeSamples = readFileSync(join(nativeDir, 'samples.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    assert.deepEqual(samples.map((s) => [s.id, s.completion]), nativeSamples.map((s) => [s.id, s.completion]));
     assert.deepEqual(page.errors, []);
   } finally {
     await browser.close();
