@@ -32,6 +32,28 @@ export function launch(extraFlags = []) {
   });
 }
 
+/** Short made-up MedNLI pairs [sentence1, sentence2, label]: the first three are a file's shots. */
+const SHORT_PAIRS = [
+  ['She has a fever.', 'She is febrile.', 'entailment'],
+  ['He walks.', 'He cannot walk.', 'contradiction'],
+  ['She coughs.', 'She smokes.', 'neutral'],
+  ['He is pale.', 'He is anemic.', 'neutral'],
+  ['She sleeps.', 'She is awake.', 'contradiction'],
+  ['He eats.', 'He is hungry.', 'neutral'],
+];
+
+/**
+ * Writes a MedNLI file of the first `count` short pairs to `path` (three of them the shots); with
+ * `mark`, each first sentence and each id carries it. Returns the rows' ids.
+ */
+export function writeShortMednli(path, { count = 4, mark = '' } = {}) {
+  const rows = SHORT_PAIRS.slice(0, count).map(([sentence1, sentence2, label], i) => ({
+    sentence1: mark ? `${sentence1} ${mark}` : sentence1, sentence2, gold_label: label, pairID: `${mark || 'short'}-${i + 1}`,
+  }));
+  writeFileSync(path, rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
+  return rows.map((row) => row.pairID);
+}
+
 /** The page's URL, given by scripts/test after it starts `clue serve --port 0`. */
 export function baseUrl() {
   const url = process.env.CLUE_URL;

@@ -10,10 +10,10 @@
 // generate.test.mjs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { ROOT, checkAgainstNative, evaluateOn, launch, nativeResults } from './chromium.mjs';
+import { ROOT, checkAgainstNative, evaluateOn, launch, nativeResults, writeShortMednli } from './chromium.mjs';
 
 test('an evaluation on the CPU scores as the native clue eval does', { timeout: 1_800_000 }, async () => {
   const run = { tasks: ['mednli', 'meqsum'], limit: 3, backend: 'cpu' };
@@ -83,14 +83,7 @@ test('an evaluation on the CPU scores as the native clue eval does', { timeout: 
 
 test('an evaluation on WebGPU scores as the native clue eval does', { timeout: 1_800_000 }, async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'clue-webgpu-')), 'mednli.jsonl');
-  const pairs = [
-    ['She has a fever.', 'She is febrile.', 'entailment'],
-    ['He walks.', 'He cannot walk.', 'contradiction'],
-    ['She coughs.', 'She smokes.', 'neutral'],
-    ['He is pale.', 'He is anemic.', 'neutral'],
-  ];
-  writeFileSync(file, pairs.map(([sentence1, sentence2, label], i) =>
-    JSON.stringify({ sentence1, sentence2, gold_label: label, pairID: `short-${i + 1}` })).join('\n') + '\n');
+  writeShortMednli(file);
   const model = join(ROOT, 'tests/golden/archs/llama-Q4_K_M.gguf');
   const run = { tasks: ['mednli'], limit: 1, backend: 'webgpu', data: { mednli: file }, model };
   const nativeDir = mkdtempSync(join(tmpdir(), 'clue-eval-'));

@@ -13,26 +13,17 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { baseUrl, launch, openPage, setUpEvaluation, siteDir, startStaticServer, waitForRunEnd } from './chromium.mjs';
+import { baseUrl, launch, openPage, setUpEvaluation, siteDir, startStaticServer, waitForRunEnd, writeShortMednli } from './chromium.mjs';
 
 const FOREIGN = 'https://collector.example';
 
 /** A MedNLI file of four short made-up pairs (three are the shots) and predictions for it, all carrying `canary`. */
 function canaryFiles(canary) {
   const dir = mkdtempSync(join(tmpdir(), 'clue-privacy-'));
-  const pairs = [
-    ['She has a fever.', 'She is febrile.', 'entailment'],
-    ['He walks.', 'He cannot walk.', 'contradiction'],
-    ['She coughs.', 'She smokes.', 'neutral'],
-    ['He is pale.', 'He is anemic.', 'neutral'],
-  ];
-  const rows = pairs.map(([sentence1, sentence2, label], i) => ({
-    sentence1: `${sentence1} Code ${canary}.`, sentence2, gold_label: label, pairID: `${canary}-${i + 1}`,
-  }));
   const data = join(dir, 'mednli.jsonl');
-  writeFileSync(data, rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
+  const ids = writeShortMednli(data, { mark: canary });
   const predictions = join(dir, 'predictions.jsonl');
-  writeFileSync(predictions, rows.map((row) => JSON.stringify({ id: row.pairID, prediction: `neutral ${canary}` })).join('\n') + '\n');
+  writeFileSync(predictions, ids.map((id) => JSON.stringify({ id, prediction: `neutral ${canary}` })).join('\n') + '\n');
   return { data, predictions };
 }
 

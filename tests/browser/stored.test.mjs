@@ -7,25 +7,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launch, openPage, runProgress, setUpEvaluation, waitForRunEnd, waitUntilReady } from './chromium.mjs';
+import { launch, openPage, runProgress, setUpEvaluation, waitForRunEnd, waitUntilReady, writeShortMednli } from './chromium.mjs';
 
-const PAIRS = [
-  ['She has a fever.', 'She is febrile.', 'entailment'],
-  ['He walks.', 'He cannot walk.', 'contradiction'],
-  ['She coughs.', 'She smokes.', 'neutral'],
-  ['He is pale.', 'He is anemic.', 'neutral'],
-  ['She sleeps.', 'She is awake.', 'contradiction'],
-  ['He eats.', 'He is hungry.', 'neutral'],
-];
-
-/** A MedNLI file of the pairs (three shots, three evaluated) whose sentences carry `canary`. */
+/** A MedNLI file of six short pairs (three shots, three evaluated) whose sentences carry `canary`. */
 function mednliFile(dir, name, canary) {
   const path = join(dir, name);
-  writeFileSync(path, PAIRS.map(([s1, s2, label], i) =>
-    JSON.stringify({ sentence1: `${s1} ${canary}`, sentence2: s2, gold_label: label, pairID: `p${i + 1}` })).join('\n') + '\n');
+  writeShortMednli(path, { count: 6, mark: canary });
   return path;
 }
 
@@ -123,7 +113,7 @@ test('a run keeps no data file unless asked; the stored-data panel lists and rem
     await page.click('#stored-refresh');
     await page.waitForSelector('#stored[data-state="done"]');
     const rows = await storedRows(page);
-    const answers = rows.find((r) => r.kind === 'completions');
+    const answers = rows.find((r) => r.key === 'mednli:mednli.jsonl');
     assert.match(answers.text, /MedNLI on mednli\.jsonl/);
     await page.click('#stored-table tr[data-key="mednli:mednli.jsonl"] button');
     await page.waitForFunction(() => !document.querySelector('#stored-table tr[data-key="mednli:mednli.jsonl"]') && document.getElementById('stored').dataset.state === 'done');
