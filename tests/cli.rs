@@ -355,10 +355,70 @@ fn serve_sends_the_page_with_isolation_headers_and_wasm_mime_type() {
     assert!(page.contains("content-type: text/html"), "{page}");
     let missing = get(&address, "/missing");
     assert!(missing.starts_with("http/1.1 404"));
-    // The page's own policy, on every response (get lowercases the head).
+    // The page's own policy, on every response (get lowercases the head), and nosniff.
     let header = format!("content-security-policy: {policy}");
     for response in [&wasm, &page, &missing] {
         assert!(response.contains(&header), "{response}");
+        assert!(
+            response.contains("x-content-type-options: nosniff"),
+            "{response}"
+        );
+    }
+}
+
+/// `clue serve` serves only what is meant to be: no dotfile or dot directory, even
+/// percent-encoded, and no symlink out of its roots (one inside a root is followed).
+#[cfg(unix)]
+#[test]
+fn serve_refuses_dotfiles_and_symlinks_out_of_its_roots() {
+    let root = scratch("site-guard");
+    let _ = std::fs::remove_dir_all(&root);
+    for dir in ["www/.git", "pkg", "models", "outside"] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    std::fs::write(
+        root.join("www/index.html"),
+        r#"<!doctype html><meta http-equiv="Content-Security-Policy" content="default-src 'self'"><title>t</title>"#,
+    )
+    .unwrap();
+    std::fs::write(root.join("www/.env"), "SECRET=1").unwrap();
+    std::fs::write(root.join("www/.git/config"), "[core]").unwrap();
+    std::fs::write(root.join("www/page.css"), "body {}").unwrap();
+    std::fs::write(root.join("outside/notes.txt"), "patient notes").unwrap();
+    std::os::unix::fs::symlink(root.join("outside/notes.txt"), root.join("www/notes.txt")).unwrap();
+    std::os::unix::fs::symlink(root.join("outside"), root.join("models/all")).unwrap();
+    std::os::unix::fs::symlink(root.join("www/page.css"), root.join("www/alias.css")).unwrap();
+    let child = clue()
+        .args(["serve", "--port", "0", "--root"])
+        .arg(&root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    let mut line = String::new();
+    BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("Serving the CLUE page at http://")
+        .and_then(|rest| rest.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    for path in [
+        "/.env",
+        "/%2eenv",
+        "/.git/config",
+        "/notes.txt",
+        "/models/all/notes.txt",
+    ] {
+        let response = get(&address, path);
+        assert!(response.starts_with("http/1.1 404"), "{path}: {response}");
+    }
+    for path in ["/page.css", "/alias.css"] {
+        let response = get(&address, path);
+        assert!(response.starts_with("http/1.1 200"), "{path}: {response}");
     }
 }
 
@@ -500,6 +560,38 @@ fn a_killed_eval_resumes_from_its_cache() {
     let again = eval_to_end(&out, &args);
     assert_eq!(again["run"]["generated"], 0);
     assert_eq!(again["tasks"], results["tasks"]);
+
+    // A cache that was tampered with heals: an entry whose text is not its ids' and one line
+    // that does not parse are dropped with a warning, the entry is generated again, and the
+    // run ends with the same scores.
+    let text = std::fs::read_to_string(&cache).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let mut entry: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    entry["generated"]["completion"] = "a summary the model never wrote".into();
+    lines[0] = entry.to_string();
+    lines.push("{\"key\": \"torn".into());
+    std::fs::write(&cache, lines.join("\n") + "\n").unwrap();
+    let output = clue()
+        .arg("eval")
+        .args(args)
+        .arg("--out")
+        .arg(&out)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "its text is not what its token ids decode to); dropped, generating it again"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("skipped 1 unreadable line"), "{stderr}");
+    let healed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(healed["run"]["generated"], 1);
+    assert_eq!(healed["tasks"], results["tasks"]);
 }
 
 #[test]
@@ -559,6 +651,10 @@ fn eval_on_demo_sets_alone_is_the_quick_demo() {
     let results = eval_to_end(&out, &args);
     assert_eq!(results["tasks"]["mednli"]["n"], quick);
     assert_eq!(results["run"]["options"]["limit"], quick);
+    assert_eq!(
+        results["run"]["options"]["longhealth_prompts"],
+        clue_wasm::data::demo::QUICK_LONGHEALTH_PROMPTS
+    );
 
     let demo = clue_wasm::data::demo::file(clue_wasm::data::TaskId::MedNli);
     let lines = std::str::from_utf8(demo.bytes).unwrap().lines().count();

@@ -213,11 +213,29 @@ fn a_small_run_records_samples_that_rescore_to_the_same_metrics() {
     assert_eq!(cached.results.tasks, results.results.tasks);
     assert_eq!((cached.run.generated, cached.run.from_cache), (0, 4));
 
-    // A cache entry that does not fit its request is refused.
-    let mut wrong = cache[0].1.clone();
-    wrong.prompt_tokens += 1;
-    let error = again.record(0, &wrong, true).unwrap_err().to_string();
-    assert!(error.contains("delete the cache"), "{error}");
+    // A cache entry that does not fit its request, or whose text is not its ids', is found out
+    // before it is used (the runners then drop it and generate again); record refuses one too.
+    let entry = &cache[0].1;
+    assert!(again.verify_cached(0, entry, &model).is_ok());
+    let mut longer = entry.clone();
+    longer.prompt_tokens += 1;
+    let mut edited = entry.clone();
+    edited.completion.push_str(" entailment");
+    let mut foreign = entry.clone();
+    foreign.completion_ids.push(u32::MAX);
+    for (wrong, why) in [
+        (&longer, "prompt tokens, the request has"),
+        (&edited, "not what its token ids decode to"),
+        (&foreign, "outside the vocabulary"),
+    ] {
+        let error = again
+            .verify_cached(0, wrong, &model)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(why), "{error}");
+    }
+    let error = again.record(0, &longer, true).unwrap_err().to_string();
+    assert!(error.contains("does not fit"), "{error}");
 }
 
 #[test]
@@ -248,4 +266,52 @@ fn plans_refuse_what_cannot_be_meant() {
     let two = [(dataset.clone(), file.bytes), (dataset, file.bytes)];
     let error = plan(&two, EvalOptions::default());
     assert!(error.contains("one file per task"), "{error}");
+}
+
+/// The quick demo — the first example of each demo set, LongHealth's first question in one
+/// prompt of each of its three tasks — plans 8 requests, and every LongHealth task keeps its
+/// first prompt in the reference's order; `longhealth_prompts` alone keeps all questions.
+#[test]
+fn the_quick_demo_plans_one_prompt_per_longhealth_task() {
+    let model = model();
+    let files = demo::all();
+    let datasets: Vec<(data::Dataset, &[u8])> = files
+        .iter()
+        .map(|f| (data::read(f.name, f.bytes, Some(f.task)).unwrap(), f.bytes))
+        .collect();
+    let quick = EvalOptions {
+        limit: Some(demo::QUICK_LIMIT),
+        longhealth_prompts: Some(demo::QUICK_LONGHEALTH_PROMPTS),
+        ..EvalOptions::default()
+    };
+    let plan = Evaluation::plan(&model, &datasets, quick).unwrap();
+    assert_eq!(plan.len(), 8);
+    let longhealth: Vec<String> = (0..plan.len())
+        .map(|i| plan.request(i).unwrap())
+        .filter(|r| r.task == TaskId::LongHealth)
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        longhealth,
+        [
+            "patient_01/1/t1/i0",
+            "patient_01/1/t3/i0",
+            "patient_01/1/t2/i1"
+        ]
+    );
+
+    let lh = [datasets[3].clone()];
+    assert_eq!(lh[0].0.task, TaskId::LongHealth);
+    let all = Evaluation::plan(&model, &lh, EvalOptions::default()).unwrap();
+    let two = Evaluation::plan(
+        &model,
+        &lh,
+        EvalOptions {
+            longhealth_prompts: Some(2),
+            ..EvalOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(all.len(), lh[0].0.examples.len() * 15);
+    assert_eq!(two.len(), lh[0].0.examples.len() * 6);
 }

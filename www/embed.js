@@ -7,7 +7,8 @@
 //   model     default | a name of the model list | an http(s) URL of a GGUF file  (default)
 //   tasks     comma-separated task ids: mednli,meqsum,probsum,longhealth,medisumqa,medisumcode  (all six)
 //   profile   paper-2024-06 | current-2025-01  (paper-2024-06)
-//   limit     samples per task, or "all" for the whole demo sets  (the quick demo: the first of each)
+//   limit     samples per task, or "all" for the whole demo sets  (the quick demo: the first of each,
+//             LongHealth's in one prompt per task)
 //   backend   cpu | webgpu | auto: WebGPU on a real GPU adapter, else the CPU  (auto)
 //   autostart 1 to start as soon as the evaluator is ready  (off)
 //
@@ -88,6 +89,7 @@ byId('embed-full').href = full.href;
 const { settings, error: settingsError } = readSettings(new URL(location.href).searchParams);
 let chosen = null;
 let quickLimit = 1;
+let quickLongHealthPrompts = 1;
 let webgpu = null;
 let backend = null;
 let demoNotice = '';
@@ -102,8 +104,9 @@ if (settingsError) {
   post('error', { message: status.textContent });
 }
 
-hub.on('demo-sets', ({ quickLimit: limit, notice }) => {
+hub.on('demo-sets', ({ quickLimit: limit, quickLongHealthPrompts: prompts, notice }) => {
   if (Number.isInteger(limit)) quickLimit = limit;
+  if (Number.isInteger(prompts)) quickLongHealthPrompts = prompts;
   demoNotice = notice || '';
 });
 hub.on('adapter', ({ webgpu: adapter }) => { webgpu = adapter; });
@@ -132,7 +135,8 @@ hub.on('error', ({ message }) => {
 
 function start() {
   const options = { profile: settings.profile, mode: 'strict', sampling_seed: 1, seed: 0, compat: false };
-  if (settings.limit !== 'all') options.limit = settings.limit ?? quickLimit;
+  if (settings.limit === null) Object.assign(options, { limit: quickLimit, longhealth_prompts: quickLongHealthPrompts });
+  else if (settings.limit !== 'all') options.limit = settings.limit;
   byId('embed-scores').hidden = true;
   bar.removeAttribute('value');
   setState('loading', 'Loading the model…');

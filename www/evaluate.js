@@ -57,6 +57,8 @@ export function setupEvaluate(hub) {
   let cpuBecause = '';
   /** How many examples of each demo set the quick demo runs (from the wasm package). */
   let quickLimit = null;
+  /** LongHealth's prompts per task and question in the quick demo (the reference builds 5). */
+  let quickLongHealthPrompts = null;
   /** The run in progress: what was saved for it and what the page needs at its end. */
   let current = null;
   /** The exports of the last finished run. */
@@ -94,7 +96,7 @@ export function setupEvaluate(hub) {
 
   /**
    * A run of the demo sets alone with no sample limit of its own is the quick demo — the first
-   * example of each set, minutes on two cores — unless "Full demo sets" is ticked (275 samples,
+   * example of each set, LongHealth's in one prompt per task: minutes on two cores — unless "Full demo sets" is ticked (275 samples,
    * most of them LongHealth's long prompts). A user's file is always evaluated whole.
    */
   function isQuickDemo() {
@@ -108,15 +110,16 @@ export function setupEvaluate(hub) {
     const all = chosen.reduce((n, t) => n + slots.get(t.id).demo.examples, 0);
     const line = byId('demo-size');
     if (!chosen.length || quickLimit === null) line.textContent = '';
-    else if (isQuickDemo()) line.textContent = `Quick demo: the first example of each demo set (${chosen.length * quickLimit} of ${all} examples). Tick to run them all (much longer).`;
+    else if (isQuickDemo()) line.textContent = `Quick demo: the first example of each demo set (${chosen.length * quickLimit} of ${all} examples; LongHealth's in ${quickLongHealthPrompts} of its 5 prompts per task). Tick to run them all (much longer).`;
     else if (byId('full-demo').checked && !byId('limit').value) line.textContent = `All ${all} demo examples.`;
     else line.textContent = '';
   }
   form.addEventListener('change', describeDemoSize);
   form.addEventListener('input', describeDemoSize);
 
-  hub.on('demo-sets', ({ sets, notice, error, quickLimit: limit }) => {
+  hub.on('demo-sets', ({ sets, notice, error, quickLimit: limit, quickLongHealthPrompts: prompts }) => {
     if (Number.isInteger(limit)) quickLimit = limit;
+    if (Number.isInteger(prompts)) quickLongHealthPrompts = prompts;
     byId('demo-notice').textContent = notice || '';
     for (const set of sets) {
       slots.get(set.task).demo = set;
@@ -287,7 +290,7 @@ export function setupEvaluate(hub) {
     const { model } = choice;
     const quickDemo = isQuickDemo();
     const options = readOptions();
-    if (quickDemo) options.limit = quickLimit;
+    if (quickDemo) Object.assign(options, { limit: quickLimit, longhealth_prompts: quickLongHealthPrompts });
     const keepData = byId('keep-data').checked;
     const remembered = [];
     for (const d of datasets) {

@@ -82,6 +82,9 @@ export async function getCompletion(key) {
 export const putCompletion = (key, generated, { task, dataset }) =>
   transact('completions', 'readwrite', (s) => s.put({ generated, task, dataset, saved_at: Date.now() }, key));
 
+/** Removes the stored output of the request with `key` (one found not to fit its request). */
+export const deleteCompletion = (key) => transact('completions', 'readwrite', (s) => s.delete(key));
+
 /** The inputs of the unfinished run, or undefined. */
 export const getRun = () => transact('runs', 'readonly', (s) => s.get(CURRENT_RUN));
 

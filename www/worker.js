@@ -10,7 +10,7 @@
 // Content-Security-Policy (see app.js); a blob URL is no base for relative URLs, so every URL
 // the page sends is resolved against this file's own address first.
 import init, * as clue from './pkg/clue.js';
-import { MODEL_CACHE, getCompletion, putCompletion } from './store.js';
+import { MODEL_CACHE, deleteCompletion, getCompletion, putCompletion } from './store.js';
 
 const SIZE = 256;
 
@@ -165,7 +165,7 @@ async function main() {
       demo.set(task, { task, name, bytes });
       return { task, name, size: bytes.length, ...clue.inspectData(name, bytes, task) };
     });
-    postMessage({ type: 'demo-sets', sets, notice: clue.demoNotice(), quickLimit: clue.demoQuickLimit() });
+    postMessage({ type: 'demo-sets', sets, notice: clue.demoNotice(), quickLimit: clue.demoQuickLimit(), quickLongHealthPrompts: clue.demoQuickLongHealthPrompts() });
   } catch (e) {
     postMessage({ type: 'demo-sets', sets: [], error: errorText(e) });
   }
@@ -399,6 +399,14 @@ async function evaluate({ model, bert, backend, datasets, options, includePrompt
       }
       const request = evaluation.request(i);
       let generated = await cachedCompletion(request.cache_key);
+      // An entry that does not fit its request (a corrupted or tampered store) is dropped and
+      // generated again, with a warning; it never reaches the scores nor stops the run.
+      const unfit = generated === undefined ? null : evaluation.verifyCached(i, generated);
+      if (unfit) {
+        postMessage({ type: 'eval-warning', message: `${unfit}; dropped from the completion cache, generating it again` });
+        await forgetCompletion(request.cache_key);
+        generated = undefined;
+      }
       const cached = generated !== undefined;
       if (!cached) {
         postMessage({ type: 'eval-progress', progress: evaluation.progress(), request: { task: request.task, id: request.id } });
@@ -440,6 +448,14 @@ async function cachedCompletion(key) {
     return await getCompletion(key);
   } catch {
     return undefined;
+  }
+}
+
+async function forgetCompletion(key) {
+  try {
+    await deleteCompletion(key);
+  } catch {
+    // The store is unavailable: the new output is simply not kept either.
   }
 }
 

@@ -11,10 +11,16 @@ written for clue-wasm. No patient data; scores on it say nothing about clinical 
 
 /// How many examples of each demo set a quick demo evaluates: the first, so that pressing Run
 /// with the page's defaults, or `clue eval` with no arguments, finishes in minutes on two
-/// cores. That is 20 requests (LongHealth's first example is one patient's first question in
-/// its 15 document orders); the full demo sets are 275 requests, 210 of them LongHealth's
-/// long prompts, and stay one flag (`--full-demo`) or one box ("Full demo sets") away.
+/// cores. With [`QUICK_LONGHEALTH_PROMPTS`] that is 8 requests, about 9,900 prompt tokens for
+/// SmolLM2 (LongHealth's first question in one prompt of each of its three tasks, not all 15,
+/// whose 31,000 tokens were most of the 20 requests' time); the full demo sets are 275
+/// requests, 210 of them LongHealth's long prompts, and stay one flag (`--full-demo`) or one
+/// box ("Full demo sets") away.
 pub const QUICK_LIMIT: usize = 1;
+
+/// How many of LongHealth's prompts per task and question the quick demo evaluates (the
+/// reference builds 5).
+pub const QUICK_LONGHEALTH_PROMPTS: usize = 1;
 
 /// One embedded demo file: a small synthetic set in its task's official format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -133,6 +133,17 @@ pub enum Problem {
     /// The workbook has no worksheet.
     #[error("the workbook has no sheet")]
     NoSheet,
+    /// A workbook beyond what the reader accepts: more cells than a MeQSum sheet could hold, or
+    /// a zip entry that would expand far beyond the file (a "zip bomb").
+    #[error("the workbook's {what} is {found}, above the limit of {limit}")]
+    SpreadsheetLimit {
+        /// What was measured (`cells of the first sheet`, `entry "xl/sharedStrings.xml"` …).
+        what: String,
+        /// Its value.
+        found: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// A column the format requires is not in the header row.
     #[error("no such column in the header row (found: {found})")]
     MissingColumn {

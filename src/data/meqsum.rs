@@ -2,6 +2,7 @@
 //! `CHQ`, `Summary`): consumer health questions and their summaries, read with calamine from
 //! the bytes alone.
 
+use std::collections::BTreeMap;
 use std::io::Cursor;
 
 use calamine::{Data, Reader, Xlsx};
@@ -35,52 +36,56 @@ pub(crate) fn read(source: &str, bytes: &[u8]) -> Result<Vec<Example>, DataError
             },
         )
     };
+    check_expansion(bytes).map_err(|problem| DataError::new(source, problem))?;
     let mut workbook = Xlsx::new(Cursor::new(bytes)).map_err(spreadsheet)?;
-    let sheet = workbook
-        .worksheet_range_at(0)
-        .ok_or_else(|| DataError::new(source, Problem::NoSheet))?
-        .map_err(spreadsheet)?;
-    let Some((first_row, _)) = sheet.start() else {
-        return Err(DataError::new(source, Problem::NoExamples));
+    let Some(name) = workbook.sheet_names().first().cloned() else {
+        return Err(DataError::new(source, Problem::NoSheet));
     };
-    // calamine numbers rows from 0 and starts the range at the first cell with content.
-    let row_number = |index: usize| usize::try_from(first_row).unwrap_or(usize::MAX) + index + 1;
+    let rows = read_rows(&mut workbook, &name).map_err(|problem| match problem {
+        Ok(problem) => DataError::new(source, problem),
+        Err(error) => spreadsheet(error),
+    })?;
+    // Rows as the spreadsheet program numbers them (calamine counts from 0).
+    let row_number = |row: u32| usize::try_from(row).unwrap_or(usize::MAX).saturating_add(1);
 
-    let mut rows = sheet
-        .rows()
-        .enumerate()
-        .filter(|(_, cells)| !cells.iter().all(is_blank));
-    let Some((header_index, header)) = rows.next() else {
+    let mut rows = rows
+        .into_iter()
+        .filter(|(_, cells)| !cells.values().all(is_blank));
+    let Some((header_row, header)) = rows.next() else {
         return Err(DataError::new(source, Problem::NoExamples));
     };
-    let names: Vec<String> = header
+    let names: Vec<(u32, String)> = header
         .iter()
-        .map(|cell| cell.to_string().trim().to_string())
+        .map(|(&column, cell)| (column, cell.to_string().trim().to_string()))
         .collect();
     let column = |name: &'static str| {
-        names.iter().position(|n| n == name).ok_or_else(|| {
-            DataError::new(
-                source,
-                Problem::MissingColumn {
-                    found: names
-                        .iter()
-                        .filter(|n| !n.is_empty())
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                },
-            )
-            .at(Location::Row(row_number(header_index)))
-            .with_field(name)
-        })
+        names
+            .iter()
+            .find(|(_, n)| n == name)
+            .map(|&(column, _)| column)
+            .ok_or_else(|| {
+                DataError::new(
+                    source,
+                    Problem::MissingColumn {
+                        found: names
+                            .iter()
+                            .map(|(_, n)| n.as_str())
+                            .filter(|n| !n.is_empty())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    },
+                )
+                .at(Location::Row(row_number(header_row)))
+                .with_field(name)
+            })
     };
     let [file, chq, summary] = [column(FILE)?, column(CHQ)?, column(SUMMARY)?];
 
     let mut examples = Vec::new();
     for (index, cells) in rows {
         let row = row_number(index);
-        let cell = |position: usize, name: &str| {
-            text_of(cells.get(position).unwrap_or(&Data::Empty)).map_err(|problem| {
+        let cell = |position: u32, name: &str| {
+            text_of(cells.get(&position).unwrap_or(&Data::Empty)).map_err(|problem| {
                 DataError::new(source, problem)
                     .at(Location::Row(row))
                     .with_field(name)
@@ -99,6 +104,77 @@ pub(crate) fn read(source: &str, bytes: &[u8]) -> Result<Vec<Example>, DataError
         return Err(DataError::new(source, Problem::NoExamples));
     }
     Ok(examples)
+}
+
+/// Cells of content the first sheet may hold. MeQSum's official sheet has about 3,000; the
+/// limit only stops a workbook from filling memory cell by cell.
+const MAX_CELLS: u64 = 1_000_000;
+
+/// How many times its compressed size a zip entry of the workbook may expand to. Spreadsheet
+/// XML compresses about 5–20×; a zip bomb, thousands of times.
+const MAX_EXPANSION: u64 = 200;
+
+/// The cells of content of sheet `name`, by row and then column, read one by one from the
+/// sheet's XML. calamine's `worksheet_range` would build the rectangle from the first to the
+/// last cell, rows × columns — 17 billion cells for a 2 KB sheet with cells at `A1` and
+/// `XFD1048576` (calamine issue #693) — so the reader keeps only the cells that are there.
+#[allow(clippy::type_complexity)]
+fn read_rows(
+    workbook: &mut Xlsx<Cursor<&[u8]>>,
+    name: &str,
+) -> Result<BTreeMap<u32, BTreeMap<u32, Data>>, Result<Problem, calamine::XlsxError>> {
+    let mut reader = workbook.worksheet_cells_reader(name).map_err(Err)?;
+    let mut rows: BTreeMap<u32, BTreeMap<u32, Data>> = BTreeMap::new();
+    let mut cells = 0u64;
+    while let Some(cell) = reader.next_cell().map_err(Err)? {
+        let (row, column) = cell.get_position();
+        let value = Data::from(cell.get_value().clone());
+        if value == Data::Empty {
+            continue;
+        }
+        cells += 1;
+        if cells > MAX_CELLS {
+            return Err(Ok(Problem::SpreadsheetLimit {
+                what: "number of cells of the first sheet".into(),
+                found: cells,
+                limit: MAX_CELLS,
+            }));
+        }
+        rows.entry(row).or_default().insert(column, value);
+    }
+    Ok(rows)
+}
+
+/// Refuses a workbook whose zip entries declare more than [`MAX_EXPANSION`] times their
+/// compressed size, before calamine inflates any (it reads the shared strings whole).
+fn check_expansion(bytes: &[u8]) -> Result<(), Problem> {
+    let mut archive =
+        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|error| Problem::Spreadsheet {
+            message: error.to_string(),
+        })?;
+    for index in 0..archive.len() {
+        let entry = archive
+            .by_index_raw(index)
+            .map_err(|error| Problem::Spreadsheet {
+                message: error.to_string(),
+            })?;
+        // Small entries (styles, relationships) may compress far better and cannot hurt.
+        let allowed = entry
+            .compressed_size()
+            .max(4096)
+            .saturating_mul(MAX_EXPANSION);
+        if entry.size() > allowed {
+            let name = entry
+                .name()
+                .map_or_else(|_| format!("number {}", index + 1), |name| name.to_string());
+            return Err(Problem::SpreadsheetLimit {
+                what: format!("entry \"{name}\" (bytes once inflated)"),
+                found: entry.size(),
+                limit: allowed,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn is_blank(cell: &Data) -> bool {

@@ -66,11 +66,14 @@ pub enum EvalError {
         message: String,
     },
     /// A cached completion does not fit its request (the cache holds another run's entry under
-    /// this key, which only a corrupted cache can do).
-    #[error("request {id}: the cached completion does not fit its prompt; delete the cache")]
+    /// this key, which only a corrupted or tampered cache can do). Runners drop such an entry
+    /// and generate the completion again.
+    #[error("request {id}: the cached completion does not fit it ({reason})")]
     CacheMismatch {
         /// The request id.
         id: String,
+        /// What does not fit.
+        reason: String,
     },
     /// Not one prediction matched a request.
     #[error("{file}: no prediction matches a request of the {task} file")]

@@ -27,7 +27,11 @@ use crate::tasks::{
 };
 
 /// Version of the cache key's recipe; a change to what a completion depends on bumps it.
-const CACHE_KEY_VERSION: &str = "clue-completion-v1";
+const CACHE_KEY_VERSION: &str = "clue-completion-v2";
+
+/// The engine that computes completions: a new release may change the numerics (a kernel's
+/// order of summation, a tokenizer fix), so its completions are never taken for another's.
+const ENGINE: &str = concat!("clue-wasm ", env!("CARGO_PKG_VERSION"));
 
 /// What a run chooses beyond the model and the data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +46,9 @@ pub struct EvalOptions {
     pub limit: Option<usize>,
     /// Only these examples or requests (ids as in the samples file).
     pub ids: Option<Vec<String>>,
+    /// LongHealth: only the first N prompts of each of its three tasks per question (the
+    /// reference builds 5 of each; the quick demo takes 1). A cost cut, said in the results.
+    pub longhealth_prompts: Option<usize>,
     /// Generation length instead of the profile's.
     pub max_new_tokens: Option<usize>,
     /// The name the reference's model-specific rules look at (Phi answer cut, Llama-3 stop
@@ -65,6 +72,7 @@ impl Default for EvalOptions {
             mode: ReadingMode::default(),
             limit: None,
             ids: None,
+            longhealth_prompts: None,
             max_new_tokens: None,
             model_name: None,
             sampling_seed: TaskSettings::default().sampling_seed,
@@ -74,6 +82,10 @@ impl Default for EvalOptions {
         }
     }
 }
+
+/// LongHealth prompts per task and question in the reference (5 shuffles for task 1, 5
+/// iterations each for tasks 2 and 3).
+pub const LONGHEALTH_PROMPTS: usize = 5;
 
 /// Longest generation a run may ask for: far above any CLUE task (LongHealth's is 512).
 pub const MAX_NEW_TOKENS_LIMIT: usize = 32_768;
@@ -88,6 +100,16 @@ impl EvalOptions {
             |field: &'static str, message: String| Err(EvalError::Settings { field, message });
         if self.limit == Some(0) {
             return refuse("limit", "must be at least 1".into());
+        }
+        if let Some(n) = self.longhealth_prompts
+            && !(1..=LONGHEALTH_PROMPTS).contains(&n)
+        {
+            return refuse(
+                "longhealth_prompts",
+                format!(
+                    "{n} is outside 1..={LONGHEALTH_PROMPTS} (the reference's prompts per task)"
+                ),
+            );
         }
         if let Some(n) = self.max_new_tokens
             && !(1..=MAX_NEW_TOKENS_LIMIT).contains(&n)
@@ -613,6 +635,7 @@ impl Evaluation {
         for (dataset, bytes) in ordered {
             let requests = build_requests(dataset, &settings, &model.tokenizer)?;
             let mut kept_examples = Vec::new();
+            let mut longhealth_kept: BTreeMap<(String, u8), usize> = BTreeMap::new();
             let selected: Vec<Request> = requests
                 .into_iter()
                 .filter(|request| match &wanted {
@@ -642,6 +665,20 @@ impl Evaluation {
                         return true;
                     }
                     false
+                })
+                .filter(|request| {
+                    let (Some(most), Reference::Choice { task, .. }) =
+                        (options.longhealth_prompts, &request.reference)
+                    else {
+                        return true;
+                    };
+                    // The question is the id without its `/t{task}/i{iteration}` tail.
+                    let question = request.id.rsplitn(3, '/').nth(2).unwrap_or(&request.id);
+                    let kept = longhealth_kept
+                        .entry((question.to_owned(), task.number()))
+                        .or_insert(0);
+                    *kept += 1;
+                    *kept <= most
                 })
                 .collect();
             data.push(DataRecord {
@@ -768,8 +805,56 @@ impl Evaluation {
         })
     }
 
+    /// Checks that a cached completion fits request `index` and is what its ids say: the
+    /// prompt's length, at most the generation length, ids of the vocabulary, and the text
+    /// the tokenizer decodes from them. A runner drops an entry that fails (with a warning)
+    /// and generates it again; nothing unchecked from a cache reaches the scores.
+    pub fn verify_cached(
+        &self,
+        index: usize,
+        generated: &Generated,
+        model: &LoadedModel,
+    ) -> Result<(), EvalError> {
+        let planned = self.planned(index)?;
+        let mismatch = |reason: String| {
+            Err(EvalError::CacheMismatch {
+                id: planned.request.id.clone(),
+                reason,
+            })
+        };
+        if generated.prompt_tokens != planned.prompt.ids.len() {
+            return mismatch(format!(
+                "{} prompt tokens, the request has {}",
+                generated.prompt_tokens,
+                planned.prompt.ids.len()
+            ));
+        }
+        if generated.completion_ids.len() > planned.generation.max_new_tokens {
+            return mismatch(format!(
+                "{} completion tokens, at most {} are generated",
+                generated.completion_ids.len(),
+                planned.generation.max_new_tokens
+            ));
+        }
+        let vocab = model.tokenizer.vocab_size();
+        if let Some(id) = generated
+            .completion_ids
+            .iter()
+            .find(|&&id| id as usize >= vocab)
+        {
+            return mismatch(format!(
+                "token id {id} is outside the vocabulary of {vocab}"
+            ));
+        }
+        if model.decode(&generated.completion_ids) != generated.completion {
+            return mismatch("its text is not what its token ids decode to".into());
+        }
+        Ok(())
+    }
+
     /// Reads the answer out of `generated`, scores it and records the sample. A cached entry
-    /// that does not fit the request (another prompt length) is refused.
+    /// that does not fit the request (another prompt length) is refused; check it first with
+    /// [`Evaluation::verify_cached`].
     pub fn record(
         &mut self,
         index: usize,
@@ -782,6 +867,7 @@ impl Evaluation {
         {
             return Err(EvalError::CacheMismatch {
                 id: planned.request.id.clone(),
+                reason: "another prompt length or a longer completion".into(),
             });
         }
         let request = &planned.request;
@@ -987,6 +1073,7 @@ fn plan_request(
     #[derive(Serialize)]
     struct KeyParts<'a> {
         recipe: &'static str,
+        engine: &'static str,
         model_sha256: &'a str,
         backend: &'static str,
         prompt_ids_sha256: String,
@@ -997,6 +1084,7 @@ fn plan_request(
     let id_bytes: Vec<u8> = prompt.ids.iter().flat_map(|id| id.to_le_bytes()).collect();
     let parts = KeyParts {
         recipe: CACHE_KEY_VERSION,
+        engine: ENGINE,
         model_sha256: &model_record.sha256,
         // Greedy completions agree across backends only up to float rounding; a run records
         // the backend it ran on, so a completion is reused only on the backend that made it.
@@ -1075,15 +1163,22 @@ mod tests {
                 ids: Some(Vec::new()),
                 ..EvalOptions::default()
             },
+            EvalOptions {
+                longhealth_prompts: Some(6),
+                ..EvalOptions::default()
+            },
         ];
         let fields: Vec<String> = bad
             .iter()
             .map(|o| o.validate().unwrap_err().to_string())
             .collect();
-        for (message, field) in fields
-            .iter()
-            .zip(["limit", "max_new_tokens", "resamples", "ids"])
-        {
+        for (message, field) in fields.iter().zip([
+            "limit",
+            "max_new_tokens",
+            "resamples",
+            "ids",
+            "longhealth_prompts",
+        ]) {
             assert!(message.contains(field), "{message}");
         }
     }

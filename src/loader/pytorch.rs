@@ -9,8 +9,14 @@
 //! Why by hand: the well-kept reader, burn's `pytorch-reader`, depends on `tar` with extended
 //! attributes, whose `rustix` turns on `bitflags`' std feature, which changes the build of all
 //! of burn natively (a cold build in CI) for a format this small. Only what `torch.save` writes
-//! for a state dict is interpreted; any other pickle opcode or callable is an error naming the
-//! file and the byte, and every count, offset and shape is checked against the bytes before use.
+//! for a state dict is interpreted: any other pickle opcode is an error naming the file and the
+//! byte; a callable other than the few a state dict uses (`OrderedDict`, `_rebuild_tensor_v2`,
+//! `_rebuild_parameter`) is never called, its result kept as an opaque value that is not a
+//! tensor. Every count, offset and shape is checked against the bytes before use, and the file
+//! is hostile until proven otherwise: values nest at most [`MAX_DEPTH`] deep, the machine builds
+//! at most [`node_budget`] values (memo recall and `DUP` copy, so a few hundred bytes could
+//! otherwise double memory until it is gone), a compressed zip entry expands at most
+//! [`MAX_EXPANSION`] times, and a tensor is never larger than its storage.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -20,6 +26,22 @@ use super::weights::{WeightError, WeightSource};
 
 /// The file name transformers gives a PyTorch checkpoint.
 pub const PYTORCH_FILE: &str = "pytorch_model.bin";
+
+/// How deep values may nest (a state dict is 3–5 deep: dict, tensor call, argument tuples).
+/// Deeper values are refused before dropping them could overflow the stack.
+pub const MAX_DEPTH: u32 = 100;
+
+/// Values the pickle machine may build or copy, counted over the whole pickle: half a million,
+/// plus 8 per byte of pickle (every value but a recalled or copied one costs a byte). A state
+/// dict needs a few thousand (BERT-large's pickle: about 6,000 values), and half a million
+/// values of at most 40 bytes stay within some 20 MB.
+pub fn node_budget(pickle_bytes: usize) -> u64 {
+    500_000 + 8 * pickle_bytes as u64
+}
+
+/// How many times its compressed size a compressed zip entry may expand to (`torch.save`
+/// stores entries uncompressed; a recompressed checkpoint shrinks 1.1–3×).
+pub const MAX_EXPANSION: u64 = 100;
 
 /// The number the legacy format starts with (`torch.serialization.MAGIC_NUMBER`).
 const LEGACY_MAGIC: u128 = 0x1950a86a20f9469cfc6c;
@@ -71,7 +93,7 @@ enum Value {
         dtype: Option<DType>,
         numel: usize,
     },
-    Tensor(TensorView),
+    Tensor(Box<TensorView>),
     /// The value of a callable the reader has no use for (a storage type it does not convert,
     /// say), kept so that the tensors beside it can still be read.
     Opaque(String),
@@ -103,11 +125,21 @@ impl<'a> PytorchWeights<'a> {
         if tensors.is_empty() {
             return Err(fail("it holds no tensors".into()));
         }
-        Ok(PytorchWeights {
+        let weights = PytorchWeights {
             file: file.to_owned(),
             tensors,
             storages,
-        })
+        };
+        // Every view against its storage's bytes now, so that a short file is refused at load
+        // rather than halfway through building a model.
+        let mut names: Vec<&String> = weights.tensors.keys().collect();
+        names.sort();
+        for name in names {
+            weights
+                .check_storage(name, &weights.tensors[name])
+                .map_err(fail)?;
+        }
+        Ok(weights)
     }
 }
 
@@ -127,7 +159,7 @@ fn collect_tensors(value: Value, prefix: &str, out: &mut HashMap<String, TensorV
             }
         }
         Value::Tensor(view) => {
-            out.insert(prefix.to_owned(), view);
+            out.insert(prefix.to_owned(), *view);
         }
         _ => {}
     }
@@ -196,19 +228,30 @@ fn read_entry<'a>(
             .map(Cow::Borrowed)
             .ok_or_else(|| format!("zip entry {name} runs past the end of the file"));
     }
-    // A compressed entry is never larger than the file allows (a bomb stops at the limit).
-    let limit = bytes.len().saturating_mul(1032);
-    if size > limit {
-        return Err(format!("zip entry {name} declares {size} bytes"));
+    // A compressed entry expands at most MAX_EXPANSION times (a bomb stops at the limit), and
+    // nothing is reserved on the entry's word: the bytes grow as they are inflated.
+    let limit = entry
+        .compressed_size()
+        .max(4096)
+        .saturating_mul(MAX_EXPANSION);
+    if entry.size() > limit {
+        return Err(format!(
+            "zip entry {name} would expand to {} bytes, more than {MAX_EXPANSION} times its \
+             compressed size (limit {limit} bytes)",
+            entry.size()
+        ));
     }
-    let mut data = Vec::with_capacity(size);
+    let mut data = Vec::new();
     entry
         .by_ref()
-        .take(size as u64)
+        .take(size as u64 + 1)
         .read_to_end(&mut data)
         .map_err(|e| format!("zip entry {name}: {e}"))?;
     if data.len() != size {
-        return Err(format!("zip entry {name} is shorter than it declares"));
+        return Err(format!(
+            "zip entry {name} inflates to {} bytes, not the {size} it declares",
+            data.len()
+        ));
     }
     Ok(Cow::Owned(data))
 }
@@ -243,7 +286,10 @@ fn read_legacy(bytes: &[u8]) -> Result<Storages<'_>, String> {
             return Err("a storage key is not a string".into());
         };
         let short = || format!("storage {key} runs past the end of the file");
-        let count = bytes.get(at..at + 8).ok_or_else(short)?;
+        let count = at
+            .checked_add(8)
+            .and_then(|end| bytes.get(at..end))
+            .ok_or_else(short)?;
         let numel = u64::from_le_bytes(count.try_into().expect("8 bytes"));
         // Storages the reader does not convert (integer buffers) are skipped by their size.
         let Some(&element_size) = element_sizes.get(&key) else {
@@ -265,14 +311,77 @@ fn read_legacy(bytes: &[u8]) -> Result<Storages<'_>, String> {
     Ok((root, storages))
 }
 
+/// How large and how deep a value is: counted as values are built, never by walking them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Meta {
+    nodes: u64,
+    depth: u32,
+}
+
+impl Meta {
+    const LEAF: Meta = Meta { nodes: 1, depth: 0 };
+}
+
+/// Pairs up a dict's flat items; `None` when a key has no value.
+fn pairs(items: Vec<Value>) -> Option<Vec<(Value, Value)>> {
+    if !items.len().is_multiple_of(2) {
+        return None;
+    }
+    let mut pairs = Vec::with_capacity(items.len() / 2);
+    let mut items = items.into_iter();
+    while let (Some(k), Some(v)) = (items.next(), items.next()) {
+        pairs.push((k, v));
+    }
+    Some(pairs)
+}
+
+/// A collection grown by items whose own collection meta is `items` (which counted one node
+/// for a collection that is not built).
+fn grow(meta: &mut Meta, items: Meta) {
+    meta.nodes = meta.nodes.saturating_add(items.nodes - 1);
+    meta.depth = meta.depth.max(items.depth);
+}
+
+/// What an opaque value is called in messages: a global's name, else the value's kind (never
+/// its whole debug form, which a hostile pickle could make as large as memory).
+fn opaque_name(value: &Value) -> String {
+    match value {
+        Value::Global(name) | Value::Opaque(name) => name.clone(),
+        other => format!("a {}", other.kind()),
+    }
+}
+
+impl Value {
+    fn kind(&self) -> &'static str {
+        match self {
+            Value::None => "None",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float",
+            Value::Text(_) => "str",
+            Value::Tuple(_) => "tuple",
+            Value::List(_) => "list",
+            Value::Dict(_) => "dict",
+            Value::Global(_) => "global",
+            Value::Storage { .. } => "storage",
+            Value::Tensor(_) => "tensor",
+            Value::Opaque(_) => "object",
+        }
+    }
+}
+
 /// The pickle machine, for the opcodes `torch.save` (protocol 2) writes.
 struct Machine<'p> {
     data: &'p [u8],
     what: &'p str,
     at: usize,
     stack: Vec<Value>,
+    /// The size and depth of each value on the stack, beside it.
+    metas: Vec<Meta>,
     marks: Vec<usize>,
-    memo: HashMap<u32, Value>,
+    memo: HashMap<u32, (Value, Meta)>,
+    /// Values built or copied so far, against [`node_budget`].
+    nodes: u64,
     /// Storage keys in the order their persistent ids appear.
     storage_keys: Vec<String>,
     /// Element size in bytes of each storage that was named.
@@ -286,8 +395,10 @@ impl<'p> Machine<'p> {
             what,
             at: 0,
             stack: Vec::new(),
+            metas: Vec::new(),
             marks: Vec::new(),
             memo: HashMap::new(),
+            nodes: 0,
             storage_keys: Vec::new(),
             element_sizes: HashMap::new(),
         }
@@ -334,28 +445,92 @@ impl<'p> Machine<'p> {
             .map_err(|e| self.error(e))
     }
 
-    fn pop(&mut self) -> Result<Value, String> {
-        self.stack
-            .pop()
-            .ok_or_else(|| self.error("the stack is empty"))
+    /// Counts `nodes` more values against [`node_budget`].
+    fn spend(&mut self, nodes: u64) -> Result<(), String> {
+        self.nodes = self.nodes.saturating_add(nodes);
+        let budget = node_budget(self.data.len());
+        if self.nodes > budget {
+            return Err(self.error(format!(
+                "the pickle builds more than {budget} values (memo recalls and copies \
+                 included); a state dict needs far fewer"
+            )));
+        }
+        Ok(())
     }
 
-    fn pop_mark(&mut self) -> Result<Vec<Value>, String> {
+    /// Pushes a value that holds no other value.
+    fn push(&mut self, value: Value) -> Result<(), String> {
+        self.push_with(value, Meta::LEAF)
+    }
+
+    fn push_with(&mut self, value: Value, meta: Meta) -> Result<(), String> {
+        self.spend(1)?;
+        self.stack.push(value);
+        self.metas.push(meta);
+        Ok(())
+    }
+
+    /// Pushes a collection of `items`: one value more, one level deeper.
+    fn push_collection(
+        &mut self,
+        items: Vec<(Value, Meta)>,
+        build: impl FnOnce(Vec<Value>) -> Result<Value, String>,
+    ) -> Result<(), String> {
+        let meta = self.collect_meta(&items)?;
+        let value = build(items.into_iter().map(|(v, _)| v).collect())?;
+        self.push_with(value, meta)
+    }
+
+    fn collect_meta(&self, items: &[(Value, Meta)]) -> Result<Meta, String> {
+        let depth = items.iter().map(|(_, m)| m.depth).max().unwrap_or(0) + 1;
+        if depth > MAX_DEPTH {
+            return Err(self.error(format!("values nest more than {MAX_DEPTH} deep")));
+        }
+        let nodes = items
+            .iter()
+            .fold(1u64, |n, (_, m)| n.saturating_add(m.nodes));
+        Ok(Meta { nodes, depth })
+    }
+
+    fn pop(&mut self) -> Result<Value, String> {
+        self.pop_with().map(|(value, _)| value)
+    }
+
+    fn pop_with(&mut self) -> Result<(Value, Meta), String> {
+        let (Some(value), Some(meta)) = (self.stack.pop(), self.metas.pop()) else {
+            return Err(self.error("the stack is empty"));
+        };
+        Ok((value, meta))
+    }
+
+    fn pop_mark(&mut self) -> Result<Vec<(Value, Meta)>, String> {
         let Some(mark) = self.marks.pop() else {
             return Err(self.error("no MARK before a collection"));
         };
         if mark > self.stack.len() {
             return Err(self.error("a MARK points past the stack"));
         }
-        Ok(self.stack.split_off(mark))
+        let metas = self.metas.split_off(mark);
+        Ok(self.stack.split_off(mark).into_iter().zip(metas).collect())
     }
 
-    fn top(&mut self) -> Result<&mut Value, String> {
+    fn pop_values(&mut self, n: usize) -> Result<Vec<(Value, Meta)>, String> {
+        if self.stack.len() < n {
+            return Err(self.error("the stack is too short for a tuple"));
+        }
+        let at = self.stack.len() - n;
+        let metas = self.metas.split_off(at);
+        Ok(self.stack.split_off(at).into_iter().zip(metas).collect())
+    }
+
+    /// The top value with its size and depth, to be grown in place.
+    fn top(&mut self) -> Result<(&mut Value, &mut Meta), String> {
         let at = self.at;
         let what = self.what;
-        self.stack
-            .last_mut()
-            .ok_or_else(|| format!("{what}, byte {at}: the stack is empty"))
+        match (self.stack.last_mut(), self.metas.last_mut()) {
+            (Some(value), Some(meta)) => Ok((value, meta)),
+            _ => Err(format!("{what}, byte {at}: the stack is empty")),
+        }
     }
 
     /// Runs to STOP and returns the object.
@@ -371,71 +546,69 @@ impl<'p> Machine<'p> {
                 }
                 b'.' => return self.pop(),
                 b'(' => self.marks.push(self.stack.len()),
-                b'}' => self.stack.push(Value::Dict(Vec::new())),
-                b']' => self.stack.push(Value::List(Vec::new())),
-                b')' => self.stack.push(Value::Tuple(Vec::new())),
+                b'}' => self.push_collection(Vec::new(), |_| Ok(Value::Dict(Vec::new())))?,
+                b']' => self.push_collection(Vec::new(), |_| Ok(Value::List(Vec::new())))?,
+                b')' => self.push_collection(Vec::new(), |_| Ok(Value::Tuple(Vec::new())))?,
                 b't' => {
                     let items = self.pop_mark()?;
-                    self.stack.push(Value::Tuple(items));
+                    self.push_collection(items, |items| Ok(Value::Tuple(items)))?;
                 }
                 b'l' => {
                     let items = self.pop_mark()?;
-                    self.stack.push(Value::List(items));
+                    self.push_collection(items, |items| Ok(Value::List(items)))?;
                 }
                 b'd' => {
                     let items = self.pop_mark()?;
-                    let dict = self.pairs(items)?;
-                    self.stack.push(Value::Dict(dict));
+                    let error = self.error("a dict has a key without a value");
+                    self.push_collection(items, |items| {
+                        pairs(items).map(Value::Dict).ok_or(error)
+                    })?;
                 }
                 0x85..=0x87 => {
-                    let n = usize::from(opcode - 0x84);
-                    if self.stack.len() < n {
-                        return Err(self.error("the stack is too short for a tuple"));
-                    }
-                    let items = self.stack.split_off(self.stack.len() - n);
-                    self.stack.push(Value::Tuple(items));
+                    let items = self.pop_values(usize::from(opcode - 0x84))?;
+                    self.push_collection(items, |items| Ok(Value::Tuple(items)))?;
                 }
                 b'X' => {
                     let n = self.u32()? as usize;
                     let v = self.text(n)?;
-                    self.stack.push(v);
+                    self.push(v)?;
                 }
                 0x8c => {
                     let n = usize::from(self.u8()?);
                     let v = self.text(n)?;
-                    self.stack.push(v);
+                    self.push(v)?;
                 }
                 b'U' => {
                     let n = usize::from(self.u8()?);
                     let v = self.text(n)?;
-                    self.stack.push(v);
+                    self.push(v)?;
                 }
                 b'T' => {
                     let n = self.u32()? as usize;
                     let v = self.text(n)?;
-                    self.stack.push(v);
+                    self.push(v)?;
                 }
                 b'C' => {
                     let n = usize::from(self.u8()?);
                     self.take(n)?;
-                    self.stack.push(Value::Opaque("bytes".into()));
+                    self.push(Value::Opaque("bytes".into()))?;
                 }
                 b'B' => {
                     let n = self.u32()? as usize;
                     self.take(n)?;
-                    self.stack.push(Value::Opaque("bytes".into()));
+                    self.push(Value::Opaque("bytes".into()))?;
                 }
                 b'J' => {
                     let v = i32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes"));
-                    self.stack.push(Value::Int(v.into()));
+                    self.push(Value::Int(v.into()))?;
                 }
                 b'K' => {
                     let v = self.u8()?;
-                    self.stack.push(Value::Int(v.into()));
+                    self.push(Value::Int(v.into()))?;
                 }
                 b'M' => {
                     let v = u16::from_le_bytes(self.take(2)?.try_into().expect("2 bytes"));
-                    self.stack.push(Value::Int(v.into()));
+                    self.push(Value::Int(v.into()))?;
                 }
                 0x8a => {
                     // LONG1: little-endian two's complement of up to 16 bytes.
@@ -449,19 +622,19 @@ impl<'p> Machine<'p> {
                     if n > 0 && n < 16 && bytes[n - 1] & 0x80 != 0 {
                         buf[n..].fill(0xff);
                     }
-                    self.stack.push(Value::Int(i128::from_le_bytes(buf)));
+                    self.push(Value::Int(i128::from_le_bytes(buf)))?;
                 }
                 b'G' => {
                     let v = f64::from_be_bytes(self.take(8)?.try_into().expect("8 bytes"));
-                    self.stack.push(Value::Float(v));
+                    self.push(Value::Float(v))?;
                 }
-                b'N' => self.stack.push(Value::None),
-                0x88 => self.stack.push(Value::Bool(true)),
-                0x89 => self.stack.push(Value::Bool(false)),
+                b'N' => self.push(Value::None)?,
+                0x88 => self.push(Value::Bool(true))?,
+                0x89 => self.push(Value::Bool(false))?,
                 b'c' => {
                     let module = self.line()?;
                     let name = self.line()?;
-                    self.stack.push(Value::Global(format!("{module}.{name}")));
+                    self.push(Value::Global(format!("{module}.{name}")))?;
                 }
                 0x93 => {
                     let name = self.pop()?;
@@ -469,7 +642,7 @@ impl<'p> Machine<'p> {
                     let (Value::Text(module), Value::Text(name)) = (module, name) else {
                         return Err(self.error("STACK_GLOBAL needs two strings"));
                     };
-                    self.stack.push(Value::Global(format!("{module}.{name}")));
+                    self.push(Value::Global(format!("{module}.{name}")))?;
                 }
                 b'q' => {
                     let key = u32::from(self.u8()?);
@@ -498,33 +671,38 @@ impl<'p> Machine<'p> {
                     self.pop_mark()?;
                 }
                 b'2' => {
-                    let top = self.top()?.clone();
-                    self.stack.push(top);
+                    // DUP copies the value (no sharing here): its whole size is spent again.
+                    let meta = *self.top()?.1;
+                    self.spend(meta.nodes.saturating_sub(1))?;
+                    let value = self.top()?.0.clone();
+                    self.push_with(value, meta)?;
                 }
                 b'Q' => {
                     let id = self.pop()?;
                     let storage = self.storage(id)?;
-                    self.stack.push(storage);
+                    self.push(storage)?;
                 }
                 b'R' => {
-                    let args = self.pop()?;
+                    let (args, meta) = self.pop_with()?;
                     let callable = self.pop()?;
                     let value = self.call(callable, args)?;
-                    self.stack.push(value);
+                    // The result is new and small (a tensor, a dict, an opaque name) or a part
+                    // of the arguments (`_rebuild_parameter`): their size bounds it.
+                    self.push_with(value, meta)?;
                 }
                 0x81 => {
                     // NEWOBJ: cls.__new__(cls, *args); only opaque objects come this way.
                     self.pop()?;
                     let cls = self.pop()?;
-                    self.stack.push(Value::Opaque(format!("{cls:?}")));
+                    self.push(Value::Opaque(opaque_name(&cls)))?;
                 }
                 b'b' => {
                     // BUILD sets an object's state (an OrderedDict's `_metadata`): dropped.
                     self.pop()?;
                 }
                 b's' => {
-                    let value = self.pop()?;
-                    let key = self.pop()?;
+                    let value = self.pop_with()?;
+                    let key = self.pop_with()?;
                     self.insert(vec![key, value])?;
                 }
                 b'u' => {
@@ -532,7 +710,7 @@ impl<'p> Machine<'p> {
                     self.insert(items)?;
                 }
                 b'a' => {
-                    let value = self.pop()?;
+                    let value = self.pop_with()?;
                     self.append(vec![value])?;
                 }
                 b'e' => {
@@ -548,56 +726,64 @@ impl<'p> Machine<'p> {
     }
 
     fn memoize(&mut self, key: u32) -> Result<(), String> {
-        let top = self.top()?.clone();
-        self.memo.insert(key, top);
+        let meta = *self.top()?.1;
+        self.spend(meta.nodes)?;
+        let value = self.top()?.0.clone();
+        self.memo.insert(key, (value, meta));
         Ok(())
     }
 
     fn recall(&mut self, key: u32) -> Result<(), String> {
-        let value = self
-            .memo
-            .get(&key)
-            .cloned()
-            .ok_or_else(|| self.error(format!("memo {key} was never stored")))?;
-        self.stack.push(value);
-        Ok(())
+        let Some(&(_, meta)) = self.memo.get(&key) else {
+            return Err(self.error(format!("memo {key} was never stored")));
+        };
+        self.spend(meta.nodes.saturating_sub(1))?;
+        let value = self.memo[&key].0.clone();
+        self.push_with(value, meta)
     }
 
-    fn pairs(&self, items: Vec<Value>) -> Result<Vec<(Value, Value)>, String> {
-        if !items.len().is_multiple_of(2) {
+    fn insert(&mut self, items: Vec<(Value, Meta)>) -> Result<(), String> {
+        let grown = self.collect_meta(&items)?;
+        let items: Vec<Value> = items.into_iter().map(|(v, _)| v).collect();
+        let Some(pairs) = pairs(items) else {
             return Err(self.error("a dict has a key without a value"));
-        }
-        let mut pairs = Vec::with_capacity(items.len() / 2);
-        let mut items = items.into_iter();
-        while let (Some(k), Some(v)) = (items.next(), items.next()) {
-            pairs.push((k, v));
-        }
-        Ok(pairs)
-    }
-
-    fn insert(&mut self, items: Vec<Value>) -> Result<(), String> {
-        let pairs = self.pairs(items)?;
+        };
         let what = self.error("SETITEM(S) on something that is not a dict");
-        match self.top()? {
+        let (top, meta) = self.top()?;
+        match top {
             Value::Dict(dict) => {
                 dict.extend(pairs);
-                Ok(())
+                grow(meta, grown);
             }
             // An object rebuilt opaquely may be given items (a subclass of dict): ignored.
-            Value::Opaque(_) => Ok(()),
-            _ => Err(what),
+            Value::Opaque(_) => {}
+            _ => return Err(what),
         }
+        self.check_depth()
     }
 
-    fn append(&mut self, items: Vec<Value>) -> Result<(), String> {
+    fn append(&mut self, items: Vec<(Value, Meta)>) -> Result<(), String> {
+        let grown = self.collect_meta(&items)?;
+        let items: Vec<Value> = items.into_iter().map(|(v, _)| v).collect();
         let what = self.error("APPEND(S) on something that is not a list");
-        match self.top()? {
+        let (top, meta) = self.top()?;
+        match top {
             Value::List(list) => {
                 list.extend(items);
-                Ok(())
+                grow(meta, grown);
             }
-            Value::Opaque(_) => Ok(()),
-            _ => Err(what),
+            Value::Opaque(_) => {}
+            _ => return Err(what),
+        }
+        self.check_depth()
+    }
+
+    fn check_depth(&mut self) -> Result<(), String> {
+        match self.metas.last() {
+            Some(meta) if meta.depth > MAX_DEPTH => {
+                Err(self.error(format!("values nest more than {MAX_DEPTH} deep")))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -648,7 +834,7 @@ impl<'p> Machine<'p> {
     /// REDUCE: the callables of a state dict.
     fn call(&self, callable: Value, args: Value) -> Result<Value, String> {
         let Value::Global(name) = callable else {
-            return Ok(Value::Opaque(format!("{callable:?}")));
+            return Ok(Value::Opaque(opaque_name(&callable)));
         };
         let Value::Tuple(args) = args else {
             return Err(self.error(format!("{name} is called without an argument tuple")));
@@ -708,14 +894,16 @@ impl<'p> Machine<'p> {
                 stride.len()
             )));
         }
-        // The last element the view reaches must lie in the storage.
+        // The last element the view reaches must lie in the storage, and the tensor is never
+        // larger than its storage: a stride-0 view (a broadcast) could otherwise ask for any
+        // number of elements from one stored value.
         let elements = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
         let last = shape.iter().zip(&stride).try_fold(offset, |at, (&d, &s)| {
             at.checked_add(d.saturating_sub(1).checked_mul(s)?)
         });
         match (elements, last) {
             (Some(0), _) => {}
-            (Some(_), Some(last)) if last < *numel => {}
+            (Some(n), Some(last)) if last < *numel && n <= *numel => {}
             _ => {
                 return Err(self.error(format!(
                     "tensor of shape {shape:?}, strides {stride:?} at offset {offset} does not fit \
@@ -723,13 +911,50 @@ impl<'p> Machine<'p> {
                 )));
             }
         }
-        Ok(Value::Tensor(TensorView {
+        Ok(Value::Tensor(Box::new(TensorView {
             storage: key.clone(),
             dtype: *dtype,
             offset,
             shape,
             stride,
-        }))
+        })))
+    }
+}
+
+impl TensorView {
+    /// The bytes the view reaches in its storage (`None`: more than memory addresses).
+    fn bytes_needed(&self) -> Option<usize> {
+        if self.shape.contains(&0) {
+            return Some(0);
+        }
+        self.shape
+            .iter()
+            .zip(&self.stride)
+            .try_fold(self.offset, |at, (&d, &s)| {
+                at.checked_add(d.saturating_sub(1).checked_mul(s)?)
+            })
+            .and_then(|last| last.checked_add(1)?.checked_mul(self.dtype.size()))
+    }
+}
+
+impl PytorchWeights<'_> {
+    /// Checks that the storage of tensor `name` is there and holds the bytes its view reaches
+    /// (a storage's declared size was checked in the pickle; its bytes may still be fewer).
+    fn check_storage(&self, name: &str, view: &TensorView) -> Result<&[u8], String> {
+        let data = self
+            .storages
+            .get(&view.storage)
+            .ok_or_else(|| format!("{name}: storage {} is missing", view.storage))?;
+        let needed = view.bytes_needed();
+        if needed.is_none_or(|n| n > data.len()) {
+            return Err(format!(
+                "{name}: storage {} holds {} bytes, the tensor needs {}",
+                view.storage,
+                data.len(),
+                needed.map_or("more than memory holds".into(), |n| n.to_string())
+            ));
+        }
+        Ok(data)
     }
 }
 
@@ -738,36 +963,13 @@ impl WeightSource for PytorchWeights<'_> {
         let view = self.tensors.get(name).ok_or_else(|| WeightError::Missing {
             name: name.to_owned(),
         })?;
-        let data = self
-            .storages
-            .get(&view.storage)
-            .ok_or_else(|| WeightError::Unreadable {
-                name: name.to_owned(),
-                message: format!("{}: storage {} is missing", self.file, view.storage),
-            })?;
         let size = view.dtype.size();
-        // The view was checked against the storage's declared size; the bytes may still be
-        // fewer than declared.
-        let needed = view
-            .shape
-            .iter()
-            .zip(&view.stride)
-            .map(|(&d, &s)| d.saturating_sub(1) * s)
-            .sum::<usize>()
-            + view.offset
-            + 1;
-        if view.shape.iter().all(|&d| d > 0) && needed * size > data.len() {
-            return Err(WeightError::Unreadable {
+        let data = self
+            .check_storage(name, view)
+            .map_err(|message| WeightError::Unreadable {
                 name: name.to_owned(),
-                message: format!(
-                    "{}: storage {} holds {} bytes, the tensor needs {}",
-                    self.file,
-                    view.storage,
-                    data.len(),
-                    needed * size
-                ),
-            });
-        }
+                message: format!("{}: {message}", self.file),
+            })?;
         let read = |index: usize| -> f32 {
             let b = &data[index * size..index * size + size];
             match view.dtype {

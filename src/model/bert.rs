@@ -20,6 +20,9 @@ const MAX_SCORE_BYTES: usize = 64 << 20;
 /// Most sentences in one batch (as `bert_score`'s default batch size).
 const MAX_BATCH: usize = 64;
 
+/// The largest size a BERT `config.json` may give.
+const MAX_CONFIG_SIZE: usize = 1 << 20;
+
 /// Added to the attention score of a padded position; finite, as WGSL wants.
 const MASKED_SCORE: f32 = -1.0e30;
 
@@ -78,6 +81,32 @@ impl BertConfig {
             if value == 0 {
                 return Err(invalid(field, "must be positive".into()));
             }
+            // Far above any BERT (BERT-large: 1,024 wide, 30,522 words, 512 positions).
+            if value > MAX_CONFIG_SIZE {
+                return Err(invalid(
+                    field,
+                    format!("({value}) is above the limit of {MAX_CONFIG_SIZE}"),
+                ));
+            }
+        }
+        // The largest matrix the encoder builds must stay addressable on wasm32.
+        let widest = [
+            config.vocab_size,
+            config.max_position_embeddings,
+            config.intermediate_size,
+            config.hidden_size,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+        if (widest as u64) * (config.hidden_size as u64) > 1 << 31 {
+            return Err(invalid(
+                "hidden_size",
+                format!(
+                    "({}) times {widest} makes a weight matrix of more than 2^31 values",
+                    config.hidden_size
+                ),
+            ));
         }
         if !config
             .hidden_size

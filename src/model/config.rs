@@ -343,6 +343,11 @@ fn rope_scaling_from_json<'de, D: serde::Deserializer<'de>>(
 /// this tool runs.
 const MAX_SIZE: usize = 1 << 24;
 
+/// The longest context a config may declare (2^24 positions; the longest of released models
+/// is 10M). Nothing is sized by it up front — RoPE angles and the KV cache grow with the
+/// positions actually used — but sizes derived from it must not overflow.
+const MAX_CONTEXT: usize = 1 << 24;
+
 /// The most values one weight matrix may hold (2^31: 8 GiB of f32), checked on the products the
 /// decoder forms, so that none overflows a 32-bit `usize` (wasm32).
 const MAX_MATRIX_VALUES: u64 = 1 << 31;
@@ -421,10 +426,13 @@ impl DecoderConfig {
                 ));
             }
         }
-        if self.max_position_embeddings == 0 {
+        if self.max_position_embeddings == 0 || self.max_position_embeddings > MAX_CONTEXT {
             return Err(invalid(
                 "max_position_embeddings",
-                "must be positive".into(),
+                format!(
+                    "({}) must be between 1 and {MAX_CONTEXT}",
+                    self.max_position_embeddings
+                ),
             ));
         }
         if self.head_dim.is_none() && !self.hidden_size.is_multiple_of(self.num_attention_heads) {
@@ -817,6 +825,12 @@ mod tests {
         );
         assert_eq!(
             refused(&format!(r#"{{{BASE}, "max_position_embeddings": 0}}"#)),
+            "max_position_embeddings"
+        );
+        assert_eq!(
+            refused(&format!(
+                r#"{{{BASE}, "max_position_embeddings": 18446744073709551615}}"#
+            )),
             "max_position_embeddings"
         );
         assert_eq!(

@@ -1,6 +1,12 @@
 //! A model's Jinja chat template rendered as Hugging Face transformers' `apply_chat_template`
 //! does (transformers 4.57, `chat_template_utils._compile_jinja_template`), on minijinja with
 //! Python-compatible values, `tojson`, `raise_exception` and an optional `strftime_now`.
+//!
+//! A template comes with a model file someone else wrote, so it is hostile until it has shown
+//! otherwise: every render runs on minijinja's fuel (a budget of steps and of bytes created,
+//! so a loop that never ends or a string doubled until memory is gone stops with an error),
+//! its output is capped, and [`ChatTemplate::new`] renders a probe conversation at load so that
+//! a template that cannot finish is refused before any sample is run.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -13,6 +19,15 @@ use thiserror::Error as ThisError;
 
 /// The name the template is registered under inside its environment.
 const TEMPLATE_NAME: &str = "chat_template";
+
+/// The fuel of one render: minijinja charges one per instruction and about one per 64 bytes
+/// a template creates, so this bounds a render to half a million steps and some 32 MB
+/// created (measured by `tests/bad_input.rs`: under 64 MiB at the peak). A chat template
+/// rendering a 128k-token prompt uses some tens of thousands.
+pub const RENDER_FUEL: u64 = 500_000;
+
+/// The longest rendered prompt accepted: 8 MB, far beyond any model's context.
+pub const MAX_RENDERED_BYTES: usize = 8 << 20;
 
 /// Marks errors raised by the template itself, to tell them from rendering failures.
 const RAISED_MARKER: &str = "raise_exception: ";
@@ -103,6 +118,10 @@ pub enum ChatTemplateError {
     /// Rendering failed (undefined operation, bad filter argument, …).
     #[error("chat template rendering failed: {0}")]
     Render(String),
+    /// The template went past a limit: its fuel ([`RENDER_FUEL`]) or the output cap
+    /// ([`MAX_RENDERED_BYTES`]).
+    #[error("chat template refused: {0}")]
+    Limit(String),
 }
 
 /// A compiled chat template with its special tokens.
@@ -142,10 +161,36 @@ impl ChatTemplate {
         env.add_function("raise_exception", raise_exception);
         env.add_template_owned(TEMPLATE_NAME, source.to_owned())
             .map_err(|e| ChatTemplateError::Syntax(describe(&e)))?;
-        Ok(ChatTemplate {
+        env.set_fuel(Some(RENDER_FUEL));
+        let template = ChatTemplate {
             env,
             special_tokens,
-        })
+        };
+        template.probe()?;
+        Ok(template)
+    }
+
+    /// Renders a short conversation (with a system message, and without one for templates that
+    /// refuse it) to show that the template finishes within its limits and renders at all:
+    /// every CLUE prompt is such a conversation. A template that raises on both (roles it
+    /// refuses) is left for the real render to report with the roles it was given.
+    fn probe(&self) -> Result<(), ChatTemplateError> {
+        let turns = [
+            Message::new(Role::User, "What is the normal range of serum sodium?"),
+            Message::new(Role::Assistant, "135 to 145 mmol/L."),
+            Message::new(Role::User, "And potassium?"),
+        ];
+        let mut with_system = vec![Message::new(Role::System, "Answer briefly.")];
+        with_system.extend(turns.iter().cloned());
+        match self.render(&with_system, true) {
+            Ok(_) => return Ok(()),
+            Err(error @ ChatTemplateError::Limit(_)) => return Err(error),
+            Err(_) => {}
+        }
+        match self.render(&turns, true) {
+            Ok(_) | Err(ChatTemplateError::Raised(_)) => Ok(()),
+            Err(error) => Err(error),
+        }
     }
 
     /// Defines `strftime_now(format)` as formatting `now` (transformers formats the local
@@ -185,14 +230,25 @@ impl ChatTemplate {
         context.insert("documents", Value::from(()));
         context.insert("add_generation_prompt", Value::from(add_generation_prompt));
         let context = Value::from_pairs(context);
-        template.render(context).map_err(|e| match e.detail() {
+        let rendered = template.render(context).map_err(|e| match e.detail() {
+            _ if e.kind() == ErrorKind::OutOfFuel => ChatTemplateError::Limit(format!(
+                "rendering used up its fuel of {RENDER_FUEL} steps (a loop that does not end, \
+                 or text that grows past about 32 MB)"
+            )),
             Some(detail)
                 if e.kind() == ErrorKind::InvalidOperation && detail.starts_with(RAISED_MARKER) =>
             {
                 ChatTemplateError::Raised(detail[RAISED_MARKER.len()..].to_owned())
             }
             _ => ChatTemplateError::Render(describe(&e)),
-        })
+        })?;
+        if rendered.len() > MAX_RENDERED_BYTES {
+            return Err(ChatTemplateError::Limit(format!(
+                "the rendered prompt is {} bytes, above the limit of {MAX_RENDERED_BYTES}",
+                rendered.len()
+            )));
+        }
+        Ok(rendered)
     }
 }
 
@@ -663,5 +719,34 @@ mod tests {
         let error =
             ChatTemplate::new("{% for m in messages %}", SpecialTokens::default()).unwrap_err();
         assert!(matches!(error, ChatTemplateError::Syntax(_)), "{error}");
+    }
+
+    /// Templates that never finish or grow without bound are refused at load, by the probe
+    /// render, with the limit named: a nested loop (minutes without fuel), a string doubled
+    /// 40 times (a terabyte without fuel), a string repeated past the output cap.
+    #[test]
+    fn templates_that_cannot_finish_are_refused_at_load() {
+        let hostile = [
+            "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+            "{% set ns = namespace(s='x' * 1000) %}{% for i in range(40) %}\
+             {% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+            "{{ 'clinical' * 1100000 }}",
+        ];
+        for source in hostile {
+            let error = ChatTemplate::new(source, SpecialTokens::default()).unwrap_err();
+            assert!(
+                matches!(error, ChatTemplateError::Limit(_)),
+                "{source}: {error}"
+            );
+            let message = error.to_string();
+            assert!(
+                message.contains("fuel") || message.contains("above the limit"),
+                "{message}"
+            );
+        }
+        // A template that refuses a system message still loads (Gemma's do).
+        let no_system = "{% for m in messages %}{% if m.role == 'system' %}\
+            {{ raise_exception('no system role') }}{% endif %}{{ m.content }}{% endfor %}";
+        assert!(ChatTemplate::new(no_system, SpecialTokens::default()).is_ok());
     }
 }

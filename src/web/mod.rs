@@ -259,6 +259,13 @@ pub fn demo_quick_limit() -> usize {
     crate::data::demo::QUICK_LIMIT
 }
 
+/// How many of LongHealth's prompts per task and question the quick demo evaluates (the
+/// run's `longhealth_prompts` option).
+#[wasm_bindgen(js_name = demoQuickLongHealthPrompts)]
+pub fn demo_quick_longhealth_prompts() -> usize {
+    crate::data::demo::QUICK_LONGHEALTH_PROMPTS
+}
+
 /// CLUE's published models with their task scores and levels in percent (see
 /// `metrics::published`), for the page's chart.
 #[wasm_bindgen(js_name = publishedResults)]
@@ -526,6 +533,26 @@ impl Evaluation {
                 .map_err(|e| fail(e.to_string()))?;
             to_js(&generated).map_err(JsValue::from)
         })
+    }
+
+    /// Checks a cached completion before it is used: `null` when it fits request `index` and
+    /// its text is what its ids decode to, else why not (an entry that does not even have the
+    /// cached form included). The worker drops such an entry and generates it again.
+    #[wasm_bindgen(js_name = verifyCached)]
+    pub fn verify_cached(&self, index: usize, generated: JsValue) -> Option<String> {
+        let generated: crate::eval::Generated = match serde_wasm_bindgen::from_value(generated) {
+            Ok(generated) => generated,
+            Err(e) => {
+                return Some(format!(
+                    "request {index}: the cached entry is unreadable: {e}"
+                ));
+            }
+        };
+        self.inner
+            .borrow()
+            .verify_cached(index, &generated, &self.model)
+            .err()
+            .map(|e| e.to_string())
     }
 
     /// Reads, scores and records request `index`'s completion (`generated` as `generate`

@@ -52,14 +52,14 @@ test('Run with the defaults is the quick demo, on the CPU when WebGPU is emulate
     console.log(`adapter: ${adapter ? adapter.name : 'none'}; default backend ${backend}: ${adapterLine}`);
 
     const sizeLine = await page.textContent('#demo-size');
-    assert.match(sizeLine, /Quick demo: the first example of each demo set \(6 of \d+ examples\)/, sizeLine);
+    assert.match(sizeLine, /Quick demo: the first example of each demo set \(6 of \d+ examples; LongHealth's in 1 of its 5 prompts per task\)/, sizeLine);
 
     const quick = await plannedTotal(page);
     await page.check('#full-demo');
     assert.match(await page.textContent('#demo-size'), /All \d+ demo examples/);
     const full = await plannedTotal(page);
     console.log(`defaults: quick demo ${quick} samples, full demo sets ${full}`);
-    assert.equal(quick, 20, 'one example per set: 5 requests, and LongHealth\'s first question in 15 document orders');
+    assert.equal(quick, 8, 'one example per set: 5 requests, and LongHealth\'s first question in one prompt of each of its 3 tasks');
     assert.ok(full > 10 * quick, `full demo ${full}`);
 
     // One task: MedNLI's quick demo is one sample, the full set every line; the same bytes

@@ -1,7 +1,7 @@
 // A run survives a tab reload: its inputs stay in IndexedDB, the page offers to resume it, and
 // every sample that had finished comes from the completion cache instead of the model. Pause
-// holds the run between samples; a finished run reruns entirely from the cache; a cancelled
-// run is not offered again.
+// holds the run between samples; a finished run reruns entirely from the cache; a tampered
+// cache entry is dropped and generated again; a cancelled run is not offered again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, openPage, runProgress, setUpEvaluation, waitForRunEnd, waitUntilReady } from './chromium.mjs';
@@ -49,6 +49,36 @@ test('after a reload, Resume finishes the run and takes the finished samples fro
     await waitForRunEnd(page, 300_000);
     const again = await runProgress(page);
     assert.deepEqual([again.cached, again.generated], [LIMIT, 0]);
+
+    // A tampered store heals: an entry whose text is not its ids' and one that is not even a
+    // completion are dropped with a warning and generated again; the run does not stop, and
+    // the next run takes all from the cache once more.
+    const tampered = await page.evaluate(async () => {
+      const db = await new Promise((resolve, reject) => {
+        const request = indexedDB.open('clue-wasm');
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => reject(request.error);
+      });
+      const store = db.transaction('completions', 'readwrite').objectStore('completions');
+      const keys = await new Promise((resolve) => { store.getAllKeys().onsuccess = (e) => resolve(e.target.result); });
+      const entries = await Promise.all(keys.map((k) => new Promise((resolve) => { store.get(k).onsuccess = (e) => resolve(e.target.result); })));
+      entries[0].generated.completion += ' (edited)';
+      store.put(entries[0], keys[0]);
+      entries[1].generated = { junk: true };
+      store.put(entries[1], keys[1]);
+      await new Promise((resolve) => { store.transaction.oncomplete = resolve; });
+      db.close();
+      return keys.length;
+    });
+    assert.ok(tampered >= 2);
+    await page.click('#run-eval');
+    await waitForRunEnd(page, 600_000);
+    const healed = await runProgress(page);
+    assert.deepEqual([healed.cached, healed.generated], [LIMIT - 2, 2]);
+    assert.match(await page.textContent('#eval-note'), /dropped from the completion cache, generating it again/);
+    await page.click('#run-eval');
+    await waitForRunEnd(page, 300_000);
+    assert.deepEqual([(await runProgress(page)).cached, (await runProgress(page)).generated], [LIMIT, 0]);
 
     // A finished run is not offered after a reload; neither is a cancelled one.
     await page.reload();

@@ -293,14 +293,18 @@ pub fn run(mut args: EvalArgs) -> Result<(), String> {
     let datasets = datasets(&args)?;
     let uses_demo = datasets.iter().any(|(d, _)| d.source.starts_with("demo/"));
     // On the demo sets alone, with no selection of examples, the first impression is the quick
-    // demo: the first example of each set (20 requests instead of the full sets' 275).
+    // demo: the first example of each set, LongHealth's in one prompt per task (8 requests
+    // instead of the full sets' 275).
     let demo_only = datasets.iter().all(|(d, _)| d.source.starts_with("demo/"));
     if demo_only && !args.full_demo && args.options.limit.is_none() && args.options.ids.is_none() {
         args.options.limit = Some(demo::QUICK_LIMIT);
+        args.options
+            .longhealth_prompts
+            .get_or_insert(demo::QUICK_LONGHEALTH_PROMPTS);
         let total: usize = datasets.iter().map(|(d, _)| d.examples.len()).sum();
         eprintln!(
-            "quick demo: the first {} example(s) of each demo set (--full-demo runs all {total} examples)",
-            demo::QUICK_LIMIT
+            "quick demo: the first example of each demo set, LongHealth's in one prompt per task \
+             (--full-demo runs all {total} examples)"
         );
     }
     eprintln!(
@@ -331,8 +335,25 @@ pub fn run(mut args: EvalArgs) -> Result<(), String> {
             .cache_key(index)
             .map_err(|e| e.to_string())?
             .to_owned();
-        let (generated, cached) = match cache.get(&key) {
-            Some(hit) => (hit.clone(), true),
+        // A cached entry is used only if it fits its request and its text is its ids'; one
+        // that does not (a corrupted or tampered cache.jsonl) is dropped with a warning and
+        // generated again, and the new line supersedes it.
+        let hit = cache.get(&key).cloned().filter(|hit| {
+            match evaluation.verify_cached(index, hit, &model) {
+                Ok(()) => true,
+                Err(error) => {
+                    bar.suspend(|| {
+                        eprintln!(
+                            "{}: {error}; dropped, generating it again",
+                            cache.path.display()
+                        )
+                    });
+                    false
+                }
+            }
+        });
+        let (generated, cached) = match hit {
+            Some(hit) => (hit, true),
             None => {
                 let job = evaluation.job(index).map_err(|e| e.to_string())?;
                 let generated = pollster::block_on(job.run(&model, &mut |_| Control::Continue))

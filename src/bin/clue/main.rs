@@ -134,12 +134,17 @@ mod cli {
             #[arg(long, value_enum, default_value_t = Mode::Strict)]
             mode: Mode,
             /// Only the first N evaluated examples of each task. On the demo sets alone the
-            /// default is the quick demo: the first example of each.
+            /// default is the quick demo: the first example of each, LongHealth's in one prompt
+            /// per task.
             #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
             limit: Option<u64>,
             /// Only these example or request ids, comma-separated.
             #[arg(long, value_delimiter = ',')]
             ids: Option<Vec<String>>,
+            /// LongHealth: only the first N of the 5 prompts of each of its three tasks per
+            /// question (the quick demo takes 1).
+            #[arg(long, value_parser = clap::value_parser!(u64).range(1..=5))]
+            longhealth_prompts: Option<u64>,
             /// Run the demo sets whole (275 requests, about an hour on two cores) rather than
             /// the quick demo.
             #[arg(long, conflicts_with_all = ["limit", "ids"])]
@@ -384,6 +389,7 @@ mod cli {
                     mode,
                     limit,
                     ids,
+                    longhealth_prompts,
                     full_demo,
                     max_new_tokens,
                     model_name,
@@ -410,6 +416,7 @@ mod cli {
                         mode: mode.reading(),
                         limit: limit.map(|n| n as usize),
                         ids,
+                        longhealth_prompts: longhealth_prompts.map(|n| n as usize),
                         max_new_tokens: max_new_tokens.map(|n| n as usize),
                         model_name,
                         sampling_seed,

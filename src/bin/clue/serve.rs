@@ -7,9 +7,14 @@
 //! `embed.html`, carries the same one), so a static host that sends no headers and this server
 //! enforce the same one. `--model-host` widens its `connect-src` by origins that serve models, in
 //! the header and in the pages' tags alike (both are enforced, so both must name them).
+//!
+//! It serves only what is meant to be served: every response says `X-Content-Type-Options:
+//! nosniff`, a path with a segment starting with `.` (`.git/`, `.env`) is not found, and a
+//! symlink that leads out of its root (`www/`, `pkg/`, `models/`) is not followed.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue};
@@ -140,8 +145,65 @@ fn with_model_hosts(policy: &str, hosts: &[String]) -> Result<String, String> {
     Ok(directives.join("; "))
 }
 
+/// The directories served, canonical, with the URL prefix each is served under.
+struct Roots {
+    /// `(prefix, directory)`, the longest prefix first; `""` is `www/`.
+    dirs: Vec<(&'static str, PathBuf)>,
+}
+
+impl Roots {
+    fn new(root: &Path) -> Roots {
+        let dir = |name: &str| {
+            let path = root.join(name);
+            std::fs::canonicalize(&path).unwrap_or(path)
+        };
+        Roots {
+            dirs: vec![
+                ("/pkg/", dir("pkg")),
+                ("/models/", dir("models")),
+                ("/", dir("www")),
+            ],
+        }
+    }
+
+    /// Whether `path` (decoded) may be served: no dot segment, and if it names an existing
+    /// file, that file's real location lies inside the root it is served from.
+    async fn allows(&self, path: &str) -> bool {
+        if path.split('/').any(|segment| segment.starts_with('.')) {
+            return false;
+        }
+        let Some((prefix, dir)) = self.dirs.iter().find(|(p, _)| path.starts_with(p)) else {
+            return false;
+        };
+        let file = dir.join(&path[prefix.len()..]);
+        match tokio::fs::canonicalize(&file).await {
+            Ok(real) => real.starts_with(dir),
+            // Nothing there: the file server answers 404 itself.
+            Err(_) => true,
+        }
+    }
+}
+
+/// Answers 404 for what [`Roots::allows`] refuses, before the file server sees it.
+async fn guard(
+    axum::extract::State(roots): axum::extract::State<Arc<Roots>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = percent_encoding::percent_decode_str(request.uri().path())
+        .decode_utf8_lossy()
+        .into_owned();
+    if roots.allows(&path).await {
+        next.run(request).await
+    } else {
+        axum::http::StatusCode::NOT_FOUND.into_response()
+    }
+}
+
 /// The routes and headers, separate from the listener so the layout is readable at a glance.
 fn router(root: &Path, page: Page) -> Router {
+    let roots = Arc::new(Roots::new(root));
     // Model weights are already compressed by quantization; gzip would only burn CPU.
     let compress =
         DefaultPredicate::new().and(NotForContentType::const_new("application/octet-stream"));
@@ -174,7 +236,12 @@ fn router(root: &Path, page: Page) -> Router {
         .nest_service("/pkg", ServeDir::new(root.join("pkg")))
         .nest_service("/models", ServeDir::new(root.join("models")))
         .fallback_service(ServeDir::new(root.join("www")))
+        .layer(axum::middleware::from_fn_with_state(roots, guard))
         .layer(CompressionLayer::new().compress_when(compress))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("cross-origin-opener-policy"),
             HeaderValue::from_static("same-origin"),
