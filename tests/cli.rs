@@ -294,6 +294,30 @@ impl Drop for Server {
     }
 }
 
+/// Starts `clue serve` on `root` at a free port: the server (killed when dropped) and its
+/// `host:port`.
+fn serve(root: &Path) -> (Server, String) {
+    let child = clue()
+        .args(["serve", "--port", "0", "--root"])
+        .arg(root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    let mut line = String::new();
+    BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("Serving the CLUE page at http://")
+        .and_then(|rest| rest.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (server, address)
+}
+
 fn get(address: &str, path: &str) -> String {
     let mut stream = TcpStream::connect(address).unwrap();
     write!(
@@ -322,23 +346,7 @@ fn serve_sends_the_page_with_isolation_headers_and_wasm_mime_type() {
     .unwrap();
     std::fs::write(root.join("pkg/clue.js"), "export default 1;").unwrap();
     std::fs::write(root.join("pkg/clue_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
-    let child = clue()
-        .args(["serve", "--port", "0", "--root"])
-        .arg(&root)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut server = Server(child);
-    let mut line = String::new();
-    BufReader::new(server.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line
-        .trim()
-        .strip_prefix("Serving the CLUE page at http://")
-        .and_then(|rest| rest.strip_suffix('/'))
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
+    let (_server, address) = serve(&root);
 
     let wasm = get(&address, "/pkg/clue_bg.wasm");
     assert!(wasm.starts_with("http/1.1 200"), "{wasm}");
@@ -388,24 +396,7 @@ fn serve_refuses_dotfiles_and_symlinks_out_of_its_roots() {
     std::os::unix::fs::symlink(root.join("outside/notes.txt"), root.join("www/notes.txt")).unwrap();
     std::os::unix::fs::symlink(root.join("outside"), root.join("models/all")).unwrap();
     std::os::unix::fs::symlink(root.join("www/page.css"), root.join("www/alias.css")).unwrap();
-    let child = clue()
-        .args(["serve", "--port", "0", "--root"])
-        .arg(&root)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut server = Server(child);
-    let mut line = String::new();
-    BufReader::new(server.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line
-        .trim()
-        .strip_prefix("Serving the CLUE page at http://")
-        .and_then(|rest| rest.strip_suffix('/'))
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
+    let (_server, address) = serve(&root);
     for path in [
         "/.env",
         "/%2eenv",
@@ -435,16 +426,21 @@ fn serve_refuses_a_root_without_the_page() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("has no index.html"));
 }
 
-/// Runs `clue eval` with `args` to completion and returns its results.json.
-fn eval_to_end(out: &Path, args: &[&str]) -> serde_json::Value {
-    let output = clue()
+/// Runs `clue eval` with `args`, writing to `out`, and returns what it printed.
+fn eval_output(out: &Path, args: &[&str]) -> std::process::Output {
+    clue()
         .arg("eval")
         .args(args)
         .arg("--out")
         .arg(out)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs `clue eval` with `args` to completion and returns its results.json.
+fn eval_to_end(out: &Path, args: &[&str]) -> serde_json::Value {
+    let output = eval_output(out, args);
     assert!(
         output.status.success(),
         "{}",
@@ -571,14 +567,7 @@ fn a_killed_eval_resumes_from_its_cache() {
     lines[0] = entry.to_string();
     lines.push("{\"key\": \"torn".into());
     std::fs::write(&cache, lines.join("\n") + "\n").unwrap();
-    let output = clue()
-        .arg("eval")
-        .args(args)
-        .arg("--out")
-        .arg(&out)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
+    let output = eval_output(&out, &args);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(

@@ -41,10 +41,8 @@ pub(crate) fn read(source: &str, bytes: &[u8]) -> Result<Vec<Example>, DataError
     let Some(name) = workbook.sheet_names().first().cloned() else {
         return Err(DataError::new(source, Problem::NoSheet));
     };
-    let rows = read_rows(&mut workbook, &name).map_err(|problem| match problem {
-        Ok(problem) => DataError::new(source, problem),
-        Err(error) => spreadsheet(error),
-    })?;
+    let rows =
+        read_rows(&mut workbook, &name).map_err(|problem| DataError::new(source, problem))?;
     // Rows as the spreadsheet program numbers them (calamine counts from 0).
     let row_number = |row: u32| usize::try_from(row).unwrap_or(usize::MAX).saturating_add(1);
 
@@ -118,15 +116,17 @@ const MAX_EXPANSION: u64 = 200;
 /// sheet's XML. calamine's `worksheet_range` would build the rectangle from the first to the
 /// last cell, rows × columns — 17 billion cells for a 2 KB sheet with cells at `A1` and
 /// `XFD1048576` (calamine issue #693) — so the reader keeps only the cells that are there.
-#[allow(clippy::type_complexity)]
 fn read_rows(
     workbook: &mut Xlsx<Cursor<&[u8]>>,
     name: &str,
-) -> Result<BTreeMap<u32, BTreeMap<u32, Data>>, Result<Problem, calamine::XlsxError>> {
-    let mut reader = workbook.worksheet_cells_reader(name).map_err(Err)?;
+) -> Result<BTreeMap<u32, BTreeMap<u32, Data>>, Problem> {
+    let unreadable = |error: calamine::XlsxError| Problem::Spreadsheet {
+        message: error.to_string(),
+    };
+    let mut reader = workbook.worksheet_cells_reader(name).map_err(unreadable)?;
     let mut rows: BTreeMap<u32, BTreeMap<u32, Data>> = BTreeMap::new();
     let mut cells = 0u64;
-    while let Some(cell) = reader.next_cell().map_err(Err)? {
+    while let Some(cell) = reader.next_cell().map_err(unreadable)? {
         let (row, column) = cell.get_position();
         let value = Data::from(cell.get_value().clone());
         if value == Data::Empty {
@@ -134,11 +134,11 @@ fn read_rows(
         }
         cells += 1;
         if cells > MAX_CELLS {
-            return Err(Ok(Problem::SpreadsheetLimit {
+            return Err(Problem::SpreadsheetLimit {
                 what: "number of cells of the first sheet".into(),
                 found: cells,
                 limit: MAX_CELLS,
-            }));
+            });
         }
         rows.entry(row).or_default().insert(column, value);
     }

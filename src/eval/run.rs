@@ -476,6 +476,32 @@ struct Planned {
     generation: GenerateSettings,
 }
 
+impl Planned {
+    /// Refuses a completion of another prompt's length or longer than the generation length:
+    /// one that cannot be this request's.
+    fn check_lengths(&self, generated: &Generated) -> Result<(), EvalError> {
+        let reason = if generated.prompt_tokens != self.prompt.ids.len() {
+            format!(
+                "{} prompt tokens, the request has {}",
+                generated.prompt_tokens,
+                self.prompt.ids.len()
+            )
+        } else if generated.completion_ids.len() > self.generation.max_new_tokens {
+            format!(
+                "{} completion tokens, at most {} are generated",
+                generated.completion_ids.len(),
+                self.generation.max_new_tokens
+            )
+        } else {
+            return Ok(());
+        };
+        Err(EvalError::CacheMismatch {
+            id: self.request.id.clone(),
+            reason,
+        })
+    }
+}
+
 /// What a caller needs to show and cache one request.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RequestInfo {
@@ -822,20 +848,7 @@ impl Evaluation {
                 reason,
             })
         };
-        if generated.prompt_tokens != planned.prompt.ids.len() {
-            return mismatch(format!(
-                "{} prompt tokens, the request has {}",
-                generated.prompt_tokens,
-                planned.prompt.ids.len()
-            ));
-        }
-        if generated.completion_ids.len() > planned.generation.max_new_tokens {
-            return mismatch(format!(
-                "{} completion tokens, at most {} are generated",
-                generated.completion_ids.len(),
-                planned.generation.max_new_tokens
-            ));
-        }
+        planned.check_lengths(generated)?;
         let vocab = model.tokenizer.vocab_size();
         if let Some(id) = generated
             .completion_ids
@@ -862,14 +875,7 @@ impl Evaluation {
         cached: bool,
     ) -> Result<&SampleRecord, EvalError> {
         let planned = self.planned(index)?;
-        if generated.prompt_tokens != planned.prompt.ids.len()
-            || generated.completion_ids.len() > planned.generation.max_new_tokens
-        {
-            return Err(EvalError::CacheMismatch {
-                id: planned.request.id.clone(),
-                reason: "another prompt length or a longer completion".into(),
-            });
-        }
+        planned.check_lengths(generated)?;
         let request = &planned.request;
         let prediction_text = cut_at_stop(
             &generated.completion,

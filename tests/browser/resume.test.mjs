@@ -78,7 +78,8 @@ test('after a reload, Resume finishes the run and takes the finished samples fro
     assert.match(await page.textContent('#eval-note'), /dropped from the completion cache, generating it again/);
     await page.click('#run-eval');
     await waitForRunEnd(page, 300_000);
-    assert.deepEqual([(await runProgress(page)).cached, (await runProgress(page)).generated], [LIMIT, 0]);
+    const rerun = await runProgress(page);
+    assert.deepEqual([rerun.cached, rerun.generated], [LIMIT, 0]);
 
     // A finished run is not offered after a reload; neither is a cancelled one.
     await page.reload();
