@@ -1,6 +1,7 @@
 //! The bad-input corpus (`tests/bad_input/`, written by its `make_corpus.py`): small hostile or
-//! broken files for every reader — datasets of each format, predictions, PyTorch pickles,
-//! chat templates, configs, GGUF, safetensors, tokenizers. Each must be refused with exactly
+//! broken files for every reader — datasets of each format, predictions and samples files, the
+//! completion cache's lines, PyTorch pickles, chat templates, configs, GGUF, safetensors,
+//! tokenizers. Each must be refused with exactly
 //! the error `expected.txt` gives (naming the file and what is wrong), without a panic, an
 //! abort or a hang, and while reading it the process may allocate at most
 //! [`ALLOCATION_BOUND`] above what it held before: a global allocator here counts every byte.
@@ -88,6 +89,8 @@ async fn read(path: &str, bytes: &[u8]) -> Result<(), String> {
         "predictions" => eval::read_predictions(name, bytes)
             .map(drop)
             .map_err(|e| e.to_string()),
+        // Never an error to the run: the lines it cannot read are skipped and named.
+        "cache" => eval::read_cache(bytes).warning(name).map_or(Ok(()), Err),
         "pytorch" => PytorchWeights::new(name, bytes).map(drop),
         "template" => {
             let source = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;

@@ -11,7 +11,8 @@
 // model-loaded (generate or eval), generation(-error), inspected, eval-started,
 // eval-progress, eval-sample, eval-paused, eval-continued, eval-bertscore, eval-cancelled,
 // eval-finished, eval-warning, eval-error, rescore-bertscore, rescored, rescore-error, published
-// (CLUE's published models, for the chart).
+// (CLUE's published models, for the chart), fatal (a trap or a lost WebGPU device: the hub
+// replaces the worker and tells the parts `worker-lost`, see hub.js).
 import { setupChart } from './chart.js';
 import { setupEvaluate } from './evaluate.js';
 import { startWorker } from './hub.js';
@@ -85,6 +86,12 @@ hub.on('backend', addRow);
 hub.on('done', () => {
   statusLine.textContent = 'Backend checks finished.';
   document.body.dataset.state = 'done';
+});
+hub.on('worker-lost', ({ what }) => {
+  // The new worker checks the backends again and fills the table anew.
+  rows.replaceChildren();
+  statusLine.textContent = `The evaluator was restarted: ${what}. Checking the backends again…`;
+  document.body.dataset.state = 'restarting';
 });
 hub.on('error', (message) => {
   statusLine.textContent = message.message;

@@ -110,6 +110,14 @@ hub.on('demo-sets', ({ quickLimit: limit, quickLongHealthPrompts: prompts, notic
   demoNotice = notice || '';
 });
 hub.on('adapter', ({ webgpu: adapter }) => { webgpu = adapter; });
+/** What stopped the last worker, once one died (null before): the new one must not autostart. */
+let lost = null;
+hub.on('worker-lost', ({ what }) => {
+  lost = what;
+  if (!['loading', 'running', 'paused'].includes(document.body.dataset.state)) return;
+  setState('error', `The evaluation stopped: ${what}. Restarting the evaluator…`);
+  post('error', { message: status.textContent });
+});
 hub.on('done', async () => {
   if (settingsError) return;
   const resolved = await resolveModel(settings.model);
@@ -124,9 +132,10 @@ hub.on('done', async () => {
   const modelName = settings.model === 'default' ? DEFAULT_MODEL_URL.split('/').pop() : settings.model.split('/').pop();
   byId('embed-what').textContent = `${modelName} on ${settings.tasks.map(taskName).join(', ')} (demo data, ${limit}), ` +
     `profile ${settings.profile}, on ${backend === 'webgpu' ? 'WebGPU' : 'the CPU'}.`;
-  setState('ready', 'Ready.');
+  setState('ready', lost === null ? 'Ready.'
+    : `The evaluator was restarted (${lost}): press Run to go on; the samples that finished come from the cache.`);
   post('ready', { settings: { model: settings.model, tasks: settings.tasks, profile: settings.profile, limit: settings.limit ?? quickLimit, backend } });
-  if (settings.autostart) start();
+  if (settings.autostart && lost === null) start();
 });
 hub.on('error', ({ message }) => {
   setState('error', message);

@@ -391,6 +391,17 @@ export function setupEvaluate(hub) {
     end('done', `Finished: ${progressText(progress)}, in ${duration(seconds)}.`);
   });
   hub.on('eval-warning', ({ message }) => { byId('eval-note').textContent = message; });
+  // The worker died (a trap, a lost WebGPU device): the hub has started another, which checks
+  // the backends again before Run and Resume come back. Every sample that finished is in the
+  // completion cache and the run's inputs are still kept, so Resume goes on from there.
+  hub.on('worker-lost', ({ what }) => {
+    backendsChecked = false;
+    if (!running()) return refresh();
+    const { done } = bar.dataset;
+    setState('error', `The evaluation stopped: ${what}. The evaluator was restarted; ` +
+      `the ${done || 0} samples that finished are kept — press Resume to go on from there.`);
+    resume.offer(current.saved);
+  });
   hub.on('eval-error', ({ message }) => end('error', `The evaluation failed: ${message}`));
 
   // ---- Exports ----------------------------------------------------------------------------------

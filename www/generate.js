@@ -76,4 +76,9 @@ export function setupGenerate(hub) {
       `${tokens} new tokens in ${(message.decode_ms / 1000).toFixed(1)} s more on ${message.backend}.`);
   });
   hub.on('generation-error', (message) => finish('error', `Generation failed: ${message.message}`));
+  hub.on('worker-lost', ({ job, what }) => {
+    ready = false;
+    button.disabled = true;
+    if (job === 'generate') finish('error', `Generation failed: ${what}. The evaluator was restarted.`);
+  });
 }

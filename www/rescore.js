@@ -83,6 +83,11 @@ export function setupRescore(hub) {
     box.hidden = false;
     finish('done', 'Scored.');
   });
+  hub.on('worker-lost', ({ what }) => {
+    if (section.dataset.state !== 'running') return;
+    byId('rescore-results').hidden = true;
+    finish('error', `Rescoring failed: ${what}. The evaluator was restarted; press Score again.`);
+  });
   hub.on('rescore-error', (message) => {
     byId('rescore-results').hidden = true;
     finish('error', message.message);

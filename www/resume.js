@@ -13,7 +13,8 @@ import { deleteRun, getRun, sha256 } from './store.js';
  * (`slots`, `renderSlot`, `nextTicket`), the BERT picker, the backend select and the describe
  * functions that refresh what the form shows, `knownListed` (the model list, once filled),
  * `status`, `resumeButton`, `start(model, bert, saved, datasets)`, `running()` and
- * `storedChanged()`. Returns `{clear}`, which withdraws the offer (a new run started).
+ * `storedChanged()`. Returns `{offer, clear}`: `offer(saved)` shows the offer (a run the worker's
+ * fault stopped), `clear()` withdraws it (a new run started).
  */
 export function setupResume(parts) {
   const {
@@ -137,8 +138,8 @@ export function setupResume(parts) {
     byId('resume-offer').hidden = true;
   });
 
-  getRun().then((saved) => {
-    if (!saved || running()) return;
+  /** Shows the offer to resume `saved`. */
+  function offer(saved) {
     offered = saved;
     const tasks = saved.datasets.map((d) => taskName(d.task) +
       (d.demo ? ' (demo)' : ` (${d.name}${d.bytes ? '' : ', not kept: you will be asked to choose it again'})`)).join(', ');
@@ -147,9 +148,14 @@ export function setupResume(parts) {
     byId('resume-text').textContent = `A run started ${new Date(saved.saved_at).toLocaleString()} did not finish: ${tasks}, ` +
       `${model}${bert}, on ${saved.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}. Samples it finished come from the cache.`;
     byId('resume-offer').hidden = false;
+  }
+
+  getRun().then((saved) => {
+    if (saved && !running()) offer(saved);
   }).catch(() => {});
 
   return {
+    offer,
     clear() {
       offered = null;
       byId('resume-offer').hidden = true;

@@ -6,6 +6,10 @@
 // saved predictions (with BERTScore too when a BERT model was chosen). Messages in both
 // directions are plain objects with a `type` field; the page's app.js lists them.
 //
+// A fault this worker cannot recover from — a WebAssembly trap (a Rust panic ends in one, and
+// leaves the instance's memory in a state nobody knows) or a lost WebGPU device — is reported
+// as `fatal {what}` instead of a job's error; the page's hub then replaces the worker (hub.js).
+//
 // The page starts this module from a blob: URL so that it runs under the page's own
 // Content-Security-Policy (see app.js); a blob URL is no base for relative URLs, so every URL
 // the page sends is resolved against this file's own address first.
@@ -36,6 +40,58 @@ async function describeWebGpu() {
 }
 
 const errorText = (e) => String((e && e.message) || e);
+
+/**
+ * The last Rust panic's first lines: console_error_panic_hook writes the panic to
+ * console.error just before the trap, whose own message ("unreachable") names nothing.
+ */
+let lastPanic = '';
+const consoleError = console.error.bind(console);
+console.error = (...args) => {
+  const text = args.map(String).join(' ');
+  if (text.includes('panicked at')) lastPanic = text.split('\n').slice(0, 2).join(' ').slice(0, 500);
+  consoleError(...args);
+};
+
+/** What happened to the WebGPU device, once it is lost (null while it is not). */
+let deviceLost = null;
+
+// Every device wgpu asks for goes through GPUAdapter.requestDevice: watching each one's `lost`
+// promise is how a GPU reset, a driver crash or the browser reclaiming the GPU becomes an error
+// the page can name instead of a run that never ends. A device destroyed on purpose is no fault.
+if (self.GPUAdapter) {
+  const requestDevice = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function (...args) {
+    const device = await requestDevice.apply(this, args);
+    device.lost.then((info) => {
+      if (info.reason === 'destroyed') return;
+      deviceLost = `the WebGPU device was lost (${info.message || info.reason || 'no reason given'})`;
+      postMessage({ type: 'fatal', what: deviceLost });
+    });
+    return device;
+  };
+}
+
+/** Words for `e` when it is a fault the worker cannot go on from, else null. */
+function fatalFault(e) {
+  if (deviceLost) return deviceLost;
+  if (e instanceof WebAssembly.RuntimeError) {
+    return `the evaluator crashed (WebAssembly trap: ${e.message}${lastPanic ? `; ${lastPanic}` : ''})`;
+  }
+  return null;
+}
+
+/** Reports `e` as `fatal` when it is one, else as the job's own error message `error`. */
+function reportFailure(e, error) {
+  const what = fatalFault(e);
+  postMessage(what ? { type: 'fatal', what } : error(errorText(e)));
+}
+
+// A trap inside a promise nobody awaited (none should exist) is still a trap.
+self.addEventListener('unhandledrejection', (event) => {
+  const what = fatalFault(event.reason);
+  if (what) postMessage({ type: 'fatal', what });
+});
 
 /** `url` (absolute, or relative to the page's directory, where this file is) made absolute. */
 const absolute = (url) => new URL(url, import.meta.url).href;
@@ -424,6 +480,8 @@ async function evaluate({ model, bert, backend, datasets, options, includePrompt
         await evaluation.addBertscore(scorer);
       } catch (e) {
         // The message already names the file or the model directory; say which step failed.
+        // (A trap stays a trap: the worker must be replaced, not told BERTScore failed.)
+        if (fatalFault(e)) throw e;
         throw new Error(`BERTScore: ${errorText(e)}`);
       }
       // BERTScore runs as one step; a Cancel pressed during it takes effect when it ends.
@@ -438,7 +496,12 @@ async function evaluate({ model, bert, backend, datasets, options, includePrompt
       samplesJsonl: evaluation.samplesJsonl(includePrompts), resultsCsv: evaluation.resultsCsv(run),
     });
   } finally {
-    evaluation.free();
+    // After a trap, freeing may throw too; the trap is what must be reported.
+    try {
+      evaluation.free();
+    } catch {
+      // The worker is replaced anyway.
+    }
   }
 }
 
@@ -476,7 +539,7 @@ async function rescore({ data, predictions, options, bert, backend }) {
     // wrong file is refused at once rather than after a BERT model's download.
     results = clue.rescore(...inputs);
   } catch (e) {
-    postMessage({ type: 'rescore-error', message: errorText(e) });
+    reportFailure(e, (message) => ({ type: 'rescore-error', message }));
     return;
   }
   if (bert) {
@@ -486,7 +549,7 @@ async function rescore({ data, predictions, options, bert, backend }) {
       postMessage({ type: 'rescore-bertscore', stage: 'scoring', model: scorer.name, layer: scorer.layer, backend });
       results = await clue.rescoreWithBertscore(...inputs, scorer);
     } catch (e) {
-      postMessage({ type: 'rescore-error', message: `BERTScore: ${errorText(e)}` });
+      reportFailure(e, (message) => ({ type: 'rescore-error', message: `BERTScore: ${message}` }));
       return;
     }
   }
@@ -513,7 +576,7 @@ self.onmessage = async ({ data: message }) => {
       try {
         await generate(message);
       } catch (e) {
-        postMessage({ type: 'generation-error', backend: message.backend, message: errorText(e) });
+        reportFailure(e, (text) => ({ type: 'generation-error', backend: message.backend, message: text }));
       }
       break;
     case 'inspect':
@@ -524,7 +587,7 @@ self.onmessage = async ({ data: message }) => {
       try {
         await evaluate(message);
       } catch (e) {
-        postMessage({ type: 'eval-error', message: errorText(e) });
+        reportFailure(e, (text) => ({ type: 'eval-error', message: text }));
       } finally {
         control = null;
       }

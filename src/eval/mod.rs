@@ -1,8 +1,10 @@
 //! The runner: [`Evaluation`] plans a run of a model on datasets and records its samples
 //! (`clue eval` and the page's worker drive it); [`rescore`] joins predictions made anywhere to
 //! the requests a dataset yields, reads them as CLUE reads answers, scores and aggregates them
-//! (`clue score` and the page's Rescore mode).
+//! (`clue score` and the page's Rescore mode). [`read_cache`] reads the native completion
+//! cache's file.
 
+mod cache_file;
 mod predictions;
 mod run;
 
@@ -18,6 +20,7 @@ use crate::tasks::{
     Answer, Prediction, Profile, ReadingMode, Reference, TaskError, TaskSettings, TokenCounter,
     build_requests, read_prediction, score,
 };
+pub use cache_file::{CacheFile, CacheLine, read_cache};
 pub use predictions::{PredictionLine, PredictionsError, read_predictions};
 pub use run::{
     BertScoreRecord, DataRecord, EvalOptions, Evaluation, Generated, Job, MAX_NEW_TOKENS_LIMIT,

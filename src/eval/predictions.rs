@@ -76,7 +76,10 @@ pub fn read_predictions(file: &str, bytes: &[u8]) -> Result<Vec<PredictionLine>,
             Some(other) => {
                 return Err(error(
                     Some(line),
-                    format!("field \"id\" must be a string or an integer, found {other}"),
+                    format!(
+                        "field \"id\" must be a string or an integer, found {}",
+                        shown(other)
+                    ),
                 ));
             }
             None => return Err(error(Some(line), "missing field \"id\"".to_string())),
@@ -86,7 +89,10 @@ pub fn read_predictions(file: &str, bytes: &[u8]) -> Result<Vec<PredictionLine>,
             Some(other) => {
                 return Err(error(
                     Some(line),
-                    format!("field \"prediction\" must be a string, found {other}"),
+                    format!(
+                        "field \"prediction\" must be a string, found {}",
+                        shown(other)
+                    ),
                 ));
             }
             None => {
@@ -110,7 +116,7 @@ pub fn read_predictions(file: &str, bytes: &[u8]) -> Result<Vec<PredictionLine>,
             Some(other) => {
                 return Err(error(
                     Some(line),
-                    format!("field \"task\" must be a string, found {other}"),
+                    format!("field \"task\" must be a string, found {}", shown(other)),
                 ));
             }
         };
@@ -131,6 +137,18 @@ pub fn read_predictions(file: &str, bytes: &[u8]) -> Result<Vec<PredictionLine>,
         return Err(error(None, "no predictions in the file".to_string()));
     }
     Ok(out)
+}
+
+/// A wrong field's value for an error message: short values as they are, arrays and objects by
+/// their size, so that a field holding megabytes does not make a message of megabytes.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::Array(items) if items.len() == 1 => "an array of 1 item".into(),
+        Value::Array(items) => format!("an array of {} items", items.len()),
+        Value::Object(fields) if fields.len() == 1 => "an object of 1 field".into(),
+        Value::Object(fields) => format!("an object of {} fields", fields.len()),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]

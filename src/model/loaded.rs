@@ -276,10 +276,13 @@ impl LoadedModel {
 
     /// Renders `messages` with the model's chat template and the generation prompt, appends
     /// `suffix` (an assistant-turn prefix), and encodes the result. Data is text, never control:
-    /// a message that quotes special-token text (`<|im_end|>`, `[INST]`) is encoded as plain
-    /// text, and only the template's own markers become special tokens. Messages without such
-    /// text are encoded together with the template around them, so their ids are exactly those
-    /// of encoding the whole rendered prompt.
+    /// a message that quotes control-token text (`<|im_end|>`, `[INST]`), or whose text would
+    /// form one with the template or the next message where they meet (`…<|im_` + `end|>`), is
+    /// encoded apart as plain text, and only the template's own markers become control tokens.
+    /// Other messages are encoded together with the template around them, so their ids are
+    /// exactly those of encoding the whole rendered prompt. User-defined tokens (added tokens
+    /// that are not special, such as Qwen3's `<think>`) are matched in messages too, on purpose:
+    /// llama.cpp and transformers match them in any text, and the model was trained so.
     pub fn encode_chat(
         &self,
         messages: &[Message],
@@ -346,16 +349,52 @@ impl LoadedModel {
                 ids.push(bos);
             }
         }
+        // Which messages must be encoded apart, as text: each one that a control token of the
+        // trusted encoding would touch — quoted inside it, or formed across its edge with the
+        // template or with the next message. Splitting the trusted text there can let another
+        // token match in what is left, so this runs until nothing changes.
+        let mut apart = vec![false; parts.len()];
+        loop {
+            let mut changed = false;
+            let mut segment_start = 0;
+            while segment_start < parts.len() {
+                if apart[segment_start] {
+                    segment_start += 1;
+                    continue;
+                }
+                let segment_end = (segment_start..parts.len())
+                    .find(|&i| apart[i])
+                    .unwrap_or(parts.len());
+                let mut joined = String::new();
+                let mut messages_at = Vec::new();
+                for (index, (text, message)) in parts[segment_start..segment_end].iter().enumerate()
+                {
+                    let start = joined.len();
+                    joined.push_str(text);
+                    if message.is_some() && !text.is_empty() {
+                        messages_at.push((segment_start + index, start..joined.len()));
+                    }
+                }
+                if segment_end == parts.len() {
+                    joined.push_str(suffix);
+                }
+                for span in tokenizer.control_spans(&joined) {
+                    for (index, at) in &messages_at {
+                        if span.start < at.end && at.start < span.end && !apart[*index] {
+                            apart[*index] = true;
+                            changed = true;
+                        }
+                    }
+                }
+                segment_start = segment_end;
+            }
+            if !changed {
+                break;
+            }
+        }
         let mut trusted = String::new();
-        for (text, message) in parts {
-            let quotes_control = message.is_some()
-                && tokenizer
-                    .encode(text, true)
-                    .map_err(|e| self.tokenizer_error(e))?
-                    != tokenizer
-                        .encode(text, false)
-                        .map_err(|e| self.tokenizer_error(e))?;
-            if quotes_control {
+        for ((text, _), apart) in parts.iter().zip(&apart) {
+            if *apart {
                 ids.extend(
                     tokenizer
                         .encode(&std::mem::take(&mut trusted), true)

@@ -1,6 +1,14 @@
 // Written by make_corpus.py: the corpus files, for the wasm build (which cannot read
 // a directory). Do not edit.
 pub const FILES: &[(&str, &[u8])] = &[
+    ("cache/deep-nesting.jsonl", include_bytes!("cache/deep-nesting.jsonl")),
+    ("cache/huge-count.jsonl", include_bytes!("cache/huge-count.jsonl")),
+    ("cache/ids-not-numbers.jsonl", include_bytes!("cache/ids-not-numbers.jsonl")),
+    ("cache/key-missing.jsonl", include_bytes!("cache/key-missing.jsonl")),
+    ("cache/negative-id.jsonl", include_bytes!("cache/negative-id.jsonl")),
+    ("cache/not-json.jsonl", include_bytes!("cache/not-json.jsonl")),
+    ("cache/torn-line.jsonl", include_bytes!("cache/torn-line.jsonl")),
+    ("cache/unknown-stop.jsonl", include_bytes!("cache/unknown-stop.jsonl")),
     ("config/bert-huge-matrix.json", include_bytes!("config/bert-huge-matrix.json")),
     ("config/bert-huge-vocab.json", include_bytes!("config/bert-huge-vocab.json")),
     ("config/bert-zero-heads.json", include_bytes!("config/bert-zero-heads.json")),
@@ -57,6 +65,10 @@ pub const FILES: &[(&str, &[u8])] = &[
     ("predictions/id-object.jsonl", include_bytes!("predictions/id-object.jsonl")),
     ("predictions/missing-prediction.jsonl", include_bytes!("predictions/missing-prediction.jsonl")),
     ("predictions/not-jsonl.jsonl", include_bytes!("predictions/not-jsonl.jsonl")),
+    ("predictions/samples-duplicate-id.jsonl", include_bytes!("predictions/samples-duplicate-id.jsonl")),
+    ("predictions/samples-prediction-array.jsonl", include_bytes!("predictions/samples-prediction-array.jsonl")),
+    ("predictions/samples-task-object.jsonl", include_bytes!("predictions/samples-task-object.jsonl")),
+    ("predictions/samples-unknown-task.jsonl", include_bytes!("predictions/samples-unknown-task.jsonl")),
     ("pytorch/deep-lists.bin", include_bytes!("pytorch/deep-lists.bin")),
     ("pytorch/deep-tuples.bin", include_bytes!("pytorch/deep-tuples.bin")),
     ("pytorch/dup-doubling.bin", include_bytes!("pytorch/dup-doubling.bin")),

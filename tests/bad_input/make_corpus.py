@@ -199,6 +199,26 @@ add("predictions/not-jsonl.jsonl", '{"id": "a", "prediction": "yes"}\nnot json\n
 add("predictions/missing-prediction.jsonl", '{"id": "a"}\n')
 add("predictions/id-object.jsonl", '{"id": {"x": 1}, "prediction": "yes"}\n')
 add("predictions/empty.jsonl", "\n\n")
+# Samples files of `clue eval` are read by the same reader (one file, every task).
+SAMPLE = {"task": "mednli", "id": "1", "prompt_sha256": "0" * 64, "prediction": "entailment", "completion": "entailment"}
+add("predictions/samples-unknown-task.jsonl", jsonl(SAMPLE, with_(SAMPLE, id="2", task="radiology")))
+add("predictions/samples-duplicate-id.jsonl", jsonl(SAMPLE, with_(SAMPLE, prediction="neutral")))
+add("predictions/samples-prediction-array.jsonl", jsonl(with_(SAMPLE, prediction=["entailment"] * 1000)))
+add("predictions/samples-task-object.jsonl", jsonl(with_(SAMPLE, task={"name": "mednli"})))
+
+# --- the native completion cache (cache.jsonl) --------------------------------------------------
+# A line that does not parse is skipped and named, never fatal; these are all such lines.
+GENERATED = {"completion": "entailment", "completion_ids": [1, 2], "stop_reason": {"eos": 2},
+             "prompt_tokens": 10, "prefill_ms": 1.0, "decode_ms": 2.0}
+GOOD = json.dumps({"key": "k1", "generated": GENERATED})
+add("cache/torn-line.jsonl", GOOD[: len(GOOD) // 2] + "\n")
+add("cache/not-json.jsonl", "cache entry\n")
+add("cache/ids-not-numbers.jsonl", json.dumps({"key": "k", "generated": dict(GENERATED, completion_ids=["1"])}) + "\n")
+add("cache/negative-id.jsonl", json.dumps({"key": "k", "generated": dict(GENERATED, completion_ids=[-1])}) + "\n")
+add("cache/huge-count.jsonl", json.dumps({"key": "k", "generated": dict(GENERATED, prompt_tokens=1e300)}) + "\n")
+add("cache/unknown-stop.jsonl", json.dumps({"key": "k", "generated": dict(GENERATED, stop_reason="tired")}) + "\n")
+add("cache/key-missing.jsonl", json.dumps({"generated": GENERATED}) + "\n")
+add("cache/deep-nesting.jsonl", '{"key": "k", "generated": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
 
 # --- PyTorch checkpoints (pickles) -------------------------------------------------------------
 

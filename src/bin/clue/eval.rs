@@ -10,11 +10,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 use clue_wasm::data::{self, Dataset, TaskId, demo};
-use clue_wasm::eval::{EvalOptions, Evaluation, Generated, RunContext};
+use clue_wasm::eval::{CacheLine, EvalOptions, Evaluation, Generated, RunContext, read_cache};
 use clue_wasm::metrics::bertscore::{BertScoreOptions, BertScorer};
 use clue_wasm::model::{Backend, Control, LoadedModel};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::{Deserialize, Serialize};
 
 use crate::score::{print_out, table};
 
@@ -35,13 +34,6 @@ pub struct EvalArgs {
     pub bert_layer: Option<usize>,
 }
 
-/// One line of the cache file.
-#[derive(Serialize, Deserialize)]
-struct CacheLine {
-    key: String,
-    generated: Generated,
-}
-
 /// The completion cache: `cache.jsonl` in the output directory, one completion per line,
 /// appended and flushed as each finishes. A line cut short by a kill is skipped on reading.
 struct CompletionCache {
@@ -60,22 +52,12 @@ impl CompletionCache {
                 path,
             });
         }
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            let mut unreadable = 0;
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                match serde_json::from_str::<CacheLine>(line) {
-                    Ok(entry) => {
-                        entries.insert(entry.key, entry.generated);
-                    }
-                    Err(_) => unreadable += 1,
-                }
+        if let Ok(bytes) = std::fs::read(&path) {
+            let cache = read_cache(&bytes);
+            if let Some(warning) = cache.warning(&path.display().to_string()) {
+                eprintln!("{warning}");
             }
-            if unreadable > 0 {
-                eprintln!(
-                    "{}: skipped {unreadable} unreadable line(s) (a run killed mid-write leaves one)",
-                    path.display()
-                );
-            }
+            entries = cache.entries;
         }
         let file = OpenOptions::new()
             .create(true)

@@ -88,11 +88,12 @@ struct SpecialToken {
     rstrip: bool,
 }
 
-/// A piece of the text: either plain text for BPE or a token matched literally.
+/// A piece of the text: either plain text for BPE or a token matched literally (with the
+/// text it matched, a slice of the input, so its place can be told).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fragment<'t> {
     Text(&'t str),
-    Token(u32),
+    Token(u32, &'t str),
 }
 
 impl Tokenizer {
@@ -150,7 +151,7 @@ impl Tokenizer {
         let mut ids = Vec::with_capacity(text.len() / 3 + 1);
         for fragment in self.partition(text, parse_special) {
             match fragment {
-                Fragment::Token(id) => ids.push(id),
+                Fragment::Token(id, _) => ids.push(id),
                 Fragment::Text(text) => {
                     let encoding = self
                         .backend
@@ -178,6 +179,25 @@ impl Tokenizer {
         Ok(ids)
     }
 
+    /// The byte ranges of `text` that [`Tokenizer::encode`] with `parse_special` turns into
+    /// control (or unknown) tokens, in order. User-defined tokens are not listed: they are
+    /// matched in any text, data included, as llama.cpp and transformers match them.
+    pub fn control_spans(&self, text: &str) -> Vec<std::ops::Range<usize>> {
+        let base = text.as_ptr() as usize;
+        self.partition(text, true)
+            .into_iter()
+            .filter_map(|fragment| match fragment {
+                Fragment::Token(id, matched)
+                    if self.token_kind(id) != Some(TokenKind::UserDefined) =>
+                {
+                    let start = matched.as_ptr() as usize - base;
+                    Some(start..start + matched.len())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Splits `text` around the special tokens it contains, as llama.cpp's
     /// `tokenizer_st_partition`: each token in turn, longest first, is cut out of every text
     /// fragment left by the tokens before it.
@@ -200,7 +220,7 @@ impl Tokenizer {
             let mut split = Vec::with_capacity(fragments.len() + 2);
             for fragment in fragments {
                 match fragment {
-                    Fragment::Token(_) => split.push(fragment),
+                    Fragment::Token(..) => split.push(fragment),
                     Fragment::Text(text) => special.cut(text, &mut split),
                 }
             }
@@ -356,8 +376,9 @@ impl SpecialToken {
             if !left.is_empty() {
                 out.push(Fragment::Text(left));
             }
-            out.push(Fragment::Token(self.id));
-            rest = &rest[position + self.text.len()..];
+            let end = position + self.text.len();
+            out.push(Fragment::Token(self.id, &rest[position..end]));
+            rest = &rest[end..];
             if self.rstrip {
                 rest = rest.trim_start_matches(is_c_space);
             }
