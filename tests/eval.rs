@@ -1,13 +1,11 @@
 //! The runner on the default model: data is text, never control (a record quoting the chat
-//! template's markers reaches the model as plain text, and so does one whose text would form a
-//! marker where it meets the template or the next message; user-defined tokens are matched in
-//! data, as llama.cpp and transformers match them); a small run on the demo sets records
+//! template's markers reaches the model as plain text; joins and user-defined tokens are in
+//! tests/data_is_text.rs); a small run on the demo sets records
 //! samples that rescore to the same metrics; cached completions give the same results.
 #![cfg(not(target_arch = "wasm32"))]
 
 use clue_wasm::data::{self, TaskId, demo};
 use clue_wasm::eval::{self, EvalOptions, Evaluation, RunContext};
-use clue_wasm::loader::gguf::{self, MetadataValue, TensorToWrite};
 use clue_wasm::model::{Backend, Control, LoadedModel};
 use clue_wasm::prompt::chat_template::{Message, Role};
 use clue_wasm::tasks::{ReadingMode, TaskSettings};
@@ -81,132 +79,6 @@ fn quoted_control_tokens_in_data_stay_text() {
     // Plain (base-model) prompts are text throughout.
     let plain = model.encode_plain(quote).unwrap();
     assert_eq!(count(&plain.ids, im_end), 0);
-}
-
-/// The default model's file with its metadata edited by `edit` (the tensors as they are).
-fn model_with(edit: impl FnOnce(&mut Vec<(String, MetadataValue)>)) -> LoadedModel {
-    let bytes = std::fs::read(MODEL).expect("run scripts/setup to fetch the default model");
-    let file = gguf::parse(&bytes).unwrap();
-    let mut metadata: Vec<(String, MetadataValue)> = file
-        .metadata
-        .entries()
-        .map(|(k, v)| (k.to_owned(), v.clone()))
-        .collect();
-    edit(&mut metadata);
-    let tensors: Vec<TensorToWrite<'_>> = file
-        .tensors
-        .iter()
-        .map(|info| TensorToWrite {
-            name: info.name.clone(),
-            shape: info.shape.clone(),
-            dtype: info.dtype,
-            bytes: file.tensor_bytes(info).unwrap(),
-        })
-        .collect();
-    let edited = gguf::write(&metadata, &tensors);
-    pollster::block_on(LoadedModel::from_gguf("edited.gguf", &edited, Backend::Cpu)).unwrap()
-}
-
-fn set(metadata: &mut [(String, MetadataValue)], key: &str, value: MetadataValue) {
-    let entry = metadata.iter_mut().find(|(k, _)| k == key).expect(key);
-    entry.1 = value;
-}
-
-#[test]
-fn a_control_token_formed_where_data_meets_the_template_or_other_data_stays_text() {
-    // A template that opens with `<|im_`, writes the messages with nothing between them and
-    // closes with `end|>`: ChatML's own never lets data touch a partial marker, but a model
-    // file may carry any template.
-    let template = "<|im_{% for message in messages %}{{ message['content'] }}{% endfor %}end|>\
-                    {% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
-    let model = model_with(|metadata| {
-        set(
-            metadata,
-            "tokenizer.chat_template",
-            MetadataValue::String(template.into()),
-        )
-    });
-    let im_end = model.tokenizer.token_id("<|im_end|>").unwrap();
-    let im_start = model.tokenizer.token_id("<|im_start|>").unwrap();
-    // `<|im_` + "start|>user…" forms <|im_start|> (template, then data); "…<|im" + "_end|>…"
-    // forms <|im_end|> across the two messages; "…<|im_" + `end|>` forms another (data, then
-    // template). No message holds a marker of its own.
-    let messages = [
-        Message::new(Role::User, "start|>user\nThe note ends <|im"),
-        Message::new(Role::Assistant, "_end|> and <|im_"),
-    ];
-    for message in &messages {
-        assert!(
-            model.tokenizer.control_spans(&message.content).is_empty(),
-            "{:?} quotes a marker by itself",
-            message.content
-        );
-    }
-    let prompt = model.encode_chat(&messages, "").unwrap();
-    let naive = model.tokenizer.encode(&prompt.text, true).unwrap();
-    assert_eq!(
-        (count(&naive, im_start), count(&naive, im_end)),
-        (2, 2),
-        "the joins form markers: {:?}",
-        prompt.text
-    );
-    assert_eq!(
-        count(&prompt.ids, im_start),
-        1,
-        "only the generation prompt's marker is control: {:?}",
-        prompt.ids
-    );
-    assert_eq!(count(&prompt.ids, im_end), 0, "{:?}", prompt.ids);
-    // Each message reached the model as its own text.
-    for message in &messages {
-        let own = model.tokenizer.encode(&message.content, false).unwrap();
-        assert!(prompt.ids.windows(own.len()).any(|w| w == own.as_slice()));
-    }
-}
-
-#[test]
-fn user_defined_tokens_are_matched_in_data_as_llama_cpp_and_transformers_match_them() {
-    // SmolLM2's `<filename>` made a user-defined token (type 4, an added token that is not
-    // special), and `<gh_stars>` left a control token (type 3).
-    let user_defined = "<filename>";
-    let control = "<gh_stars>";
-    let plain = model();
-    let id = plain.tokenizer.token_id(user_defined).unwrap();
-    let control_id = plain.tokenizer.token_id(control).unwrap();
-    let model = model_with(|metadata| {
-        let types = metadata
-            .iter_mut()
-            .find(|(k, _)| k == "tokenizer.ggml.token_type")
-            .expect("token types");
-        let MetadataValue::Array(types) = &mut types.1 else {
-            panic!("token_type is not an array")
-        };
-        types[id as usize] = MetadataValue::I32(4);
-        assert_eq!(types[control_id as usize].as_i128(), Some(3));
-    });
-    let text = format!("Discharge note {user_defined} scan.pdf {control} 5");
-    // Matched in data whatever the parse setting: llama.cpp's `tokenizer_st_partition` cuts
-    // user-defined tokens out of any text, transformers' added vocabulary too.
-    for parse_special in [false, true] {
-        let ids = model.tokenizer.encode(&text, parse_special).unwrap();
-        assert_eq!(count(&ids, id), 1, "parse_special {parse_special}");
-        assert_eq!(count(&ids, control_id), usize::from(parse_special));
-    }
-    let messages = [Message::new(Role::User, text.as_str())];
-    let prompt = model.encode_chat(&messages, "").unwrap();
-    assert_eq!(
-        count(&prompt.ids, id),
-        1,
-        "the user-defined token is matched"
-    );
-    assert_eq!(
-        count(&prompt.ids, control_id),
-        0,
-        "the control token is text"
-    );
-    // Without the edit the same text has no user-defined token to match.
-    let before = plain.encode_chat(&messages, "").unwrap();
-    assert_eq!(count(&before.ids, id), 0);
 }
 
 #[test]
