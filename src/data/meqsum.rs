@@ -37,6 +37,7 @@ pub(crate) fn read(source: &str, bytes: &[u8]) -> Result<Vec<Example>, DataError
         )
     };
     check_expansion(bytes).map_err(|problem| DataError::new(source, problem))?;
+    check_references(bytes).map_err(|problem| DataError::new(source, problem))?;
     let mut workbook = Xlsx::new(Cursor::new(bytes)).map_err(spreadsheet)?;
     let Some(name) = workbook.sheet_names().first().cloned() else {
         return Err(DataError::new(source, Problem::NoSheet));
@@ -171,6 +172,96 @@ fn check_expansion(bytes: &[u8]) -> Result<(), Problem> {
                 what: format!("entry \"{name}\" (bytes once inflated)"),
                 found: entry.size(),
                 limit: allowed,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The last column (`XFD`) and row of a worksheet.
+const MAX_COLUMN: u64 = 16_384;
+const MAX_ROW: u64 = 1_048_576;
+
+/// Refuses a workbook whose XML holds a cell reference beyond a worksheet's last column or row
+/// (`XFD1048576`) — in a cell's or a row's `r`, a `dimension`'s or a merged cell's `ref` —
+/// before calamine reads it. calamine adds up a reference's letters and digits in 32 bits
+/// unchecked, so `AAAAAAAA1` wraps around to an ordinary column: a release build would read the
+/// cell into the wrong column, a checked one panics (found by the xlsx fuzz target). The XML is
+/// streamed entry by entry (each already bounded by [`check_expansion`]); an entry that does not
+/// inflate to its checksum is refused here too, where calamine would read the damaged bytes.
+fn check_references(bytes: &[u8]) -> Result<(), Problem> {
+    use quick_xml::events::Event;
+
+    let unreadable = |message: String| Problem::Spreadsheet { message };
+    let mut archive =
+        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|error| unreadable(error.to_string()))?;
+    for index in 0..archive.len() {
+        let entry = archive
+            .by_index(index)
+            .map_err(|error| unreadable(error.to_string()))?;
+        let name = entry
+            .name()
+            .map_or_else(|_| format!("entry {}", index + 1), |name| name.into_owned());
+        if !name.ends_with(".xml") {
+            continue;
+        }
+        let mut reader = quick_xml::Reader::from_reader(std::io::BufReader::new(entry));
+        let mut buffer = Vec::new();
+        loop {
+            let event = reader
+                .read_event_into(&mut buffer)
+                .map_err(|error| unreadable(format!("{name}: {error}")))?;
+            match event {
+                Event::Start(element) | Event::Empty(element) => {
+                    let (attribute, is_row) = match element.local_name().as_ref() {
+                        "c" => ("r", false),
+                        "row" => ("r", true),
+                        "dimension" | "mergeCell" => ("ref", false),
+                        _ => {
+                            buffer.clear();
+                            continue;
+                        }
+                    };
+                    for found in element.attributes().flatten() {
+                        if found.key.local_name().as_ref() == attribute {
+                            check_reference(&name, found.value.as_bytes(), is_row)?;
+                        }
+                    }
+                }
+                Event::Eof => break,
+                _ => {}
+            }
+            buffer.clear();
+        }
+    }
+    Ok(())
+}
+
+/// Checks one `r` or `ref` value: `A1`, `A1:B2`, or a row number. Parts with characters other
+/// than letters then digits are left to calamine, which refuses them by name.
+fn check_reference(entry: &str, value: &[u8], is_row: bool) -> Result<(), Problem> {
+    for part in value.split(|&b| b == b':') {
+        let letters = part.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+        let (column, row) = part.split_at(letters);
+        if !row.iter().all(u8::is_ascii_digit) || (is_row && letters > 0) {
+            continue;
+        }
+        // At most 3 letters and 7 digits can be in bounds, so the sums below cannot overflow.
+        let column_number = (letters <= 3).then(|| {
+            column.iter().fold(0u64, |n, b| {
+                n * 26 + u64::from(b.to_ascii_uppercase() - b'A') + 1
+            })
+        });
+        let row_number =
+            (row.len() <= 7).then(|| row.iter().fold(0u64, |n, b| n * 10 + u64::from(b - b'0')));
+        let in_bounds = matches!(column_number, Some(c) if c <= MAX_COLUMN)
+            && matches!(row_number, Some(r) if r <= MAX_ROW);
+        if !in_bounds {
+            let shown: String = String::from_utf8_lossy(value).chars().take(40).collect();
+            return Err(Problem::Spreadsheet {
+                message: format!(
+                    "{entry}: the cell reference \"{shown}\" is outside a worksheet (columns A to XFD, rows 1 to {MAX_ROW})"
+                ),
             });
         }
     }

@@ -134,6 +134,11 @@ add(
     "data/meqsum/shared-strings-bomb.xlsx",
     xlsx(HEADER + ROW, extra={"xl/sharedStrings.xml": "<sst>" + " " * 50_000_000 + "</sst>"}),
 )
+# Found by the xlsx fuzz target: calamine adds up a reference's letters and digits in 32 bits
+# unchecked, so in a release build MWLQKWX2 lands in column B (CHQ) and A4294967298 in row 2,
+# silently overwriting the real cells; a checked build panics.
+add("data/meqsum/column-wraps.xlsx", xlsx(HEADER + ROW + [("MWLQKWX2", "a question nobody asked")]))
+add("data/meqsum/row-wraps.xlsx", xlsx(HEADER + ROW + [("A4294967298", "forged.txt")]))
 add("data/meqsum/not-zip.xlsx", "File,CHQ,Summary\nq1,a,b\n")
 add("data/meqsum/missing-column.xlsx", xlsx([("A1", "File"), ("B1", "CHQ"), ("A2", "q1"), ("B2", "text")]))
 add("data/meqsum/empty-cell.xlsx", xlsx(HEADER + [("A2", "q1.txt"), ("B2", "question")]))
@@ -404,6 +409,19 @@ add(
             "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
             "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
             "model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a c"]},
+        }
+    ),
+)
+# Found by the tokenizer fuzz target: a vocabulary id of 655,555,255 in a 1 KB file made room
+# for 655 million tokens before finding that the ids between are missing.
+add(
+    "tokenizer/sparse-vocab-id.json",
+    json.dumps(
+        {
+            "version": "1.0",
+            "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+            "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+            "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "<think>": 655555255}, "merges": []},
         }
     ),
 )
