@@ -401,30 +401,24 @@ add("safetensors/offsets-past-end.safetensors", struct.pack("<Q", len(header)) +
 
 add("tokenizer/not-json.json", "{")
 add("tokenizer/no-model.json", json.dumps({"version": "1.0", "added_tokens": []}))
-add(
-    "tokenizer/bpe-merge-unknown.json",
-    json.dumps(
+
+
+def byte_level_bpe(vocab, merges):
+    """A byte-level BPE tokenizer.json with this vocabulary and these merges."""
+    return json.dumps(
         {
             "version": "1.0",
             "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
             "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
-            "model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a c"]},
+            "model": {"type": "BPE", "vocab": vocab, "merges": merges},
         }
-    ),
-)
+    )
+
+
+add("tokenizer/bpe-merge-unknown.json", byte_level_bpe({"a": 0, "b": 1}, ["a c"]))
 # Found by the tokenizer fuzz target: a vocabulary id of 655,555,255 in a 1 KB file made room
 # for 655 million tokens before finding that the ids between are missing.
-add(
-    "tokenizer/sparse-vocab-id.json",
-    json.dumps(
-        {
-            "version": "1.0",
-            "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
-            "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
-            "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "<think>": 655555255}, "merges": []},
-        }
-    ),
-)
+add("tokenizer/sparse-vocab-id.json", byte_level_bpe({"a": 0, "b": 1, "<think>": 655555255}, []))
 add(
     "tokenizer/added-token-huge-id.json",
     json.dumps(

@@ -156,6 +156,13 @@ export async function setUpEvaluation(page, { tasks, limit, backend, bert, data 
   }
 }
 
+/** Fills the Evaluate form with `settings` (see setUpEvaluation), presses Run and waits until a sample has finished. */
+export async function runUntilFirstSample(page, settings, timeout = 900_000) {
+  await setUpEvaluation(page, settings);
+  await page.click('#run-eval');
+  await page.waitForFunction(() => Number(document.getElementById('eval-progress').dataset.done) >= 1, null, { timeout });
+}
+
 /** Waits for the run to end and fails with the page's status unless it ended `expected`. */
 export async function waitForRunEnd(page, timeout, expected = 'done') {
   const ended = ['done', 'error', 'cancelled'].map((s) => `#evaluation[data-state="${s}"]`).join(', ');

@@ -5,7 +5,7 @@
 // resumed run takes every finished sample from the completion cache and generates only the rest.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage, runProgress, setUpEvaluation, waitForRunEnd } from './chromium.mjs';
+import { launch, openPage, runProgress, runUntilFirstSample, waitForRunEnd } from './chromium.mjs';
 
 const LIMIT = 4;
 const doneRows = (page) => page.$$eval('#samples tr.sample', (rows) => rows.map((r) => r.dataset.id));
@@ -37,9 +37,7 @@ test('a trap or an uncaught error in the worker: named, worker restarted, Resume
   const browser = await launch();
   try {
     const page = await openPage(await browser.newContext());
-    await setUpEvaluation(page, { tasks: ['meqsum'], limit: LIMIT, backend: 'cpu' });
-    await page.click('#run-eval');
-    await page.waitForFunction(() => Number(document.getElementById('eval-progress').dataset.done) >= 1, null, { timeout: 900_000 });
+    await runUntilFirstSample(page, { tasks: ['meqsum'], limit: LIMIT, backend: 'cpu' });
 
     // 1. A trap inside the loop, as a Rust panic or an out-of-memory abort would raise: the next
     // sample's report throws WebAssembly.RuntimeError where the worker posts it.

@@ -4,7 +4,7 @@
 // cache entry is dropped and generated again; a cancelled run is not offered again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage, runProgress, setUpEvaluation, waitForRunEnd, waitUntilReady } from './chromium.mjs';
+import { launch, openPage, runProgress, runUntilFirstSample, setUpEvaluation, waitForRunEnd, waitUntilReady } from './chromium.mjs';
 
 const LIMIT = 3;
 const sampleRows = (page) => page.$$eval('#samples tr.sample', (rows) => rows.map((r) => ({ id: r.dataset.id, cached: r.dataset.cached })));
@@ -14,9 +14,7 @@ test('after a reload, Resume finishes the run and takes the finished samples fro
   try {
     // One context for the whole test: its IndexedDB outlives the reloads.
     const page = await openPage(await browser.newContext());
-    await setUpEvaluation(page, { tasks: ['meqsum'], limit: LIMIT, backend: 'cpu' });
-    await page.click('#run-eval');
-    await page.waitForFunction(() => Number(document.getElementById('eval-progress').dataset.done) >= 1, null, { timeout: 900_000 });
+    await runUntilFirstSample(page, { tasks: ['meqsum'], limit: LIMIT, backend: 'cpu' });
 
     // Pause takes effect after the current sample; then nothing more finishes.
     await page.click('#pause-eval');
