@@ -725,3 +725,135 @@ fn a_listed_model_missing_from_models_says_where_to_get_it() {
         "{stderr}"
     );
 }
+
+/// `clue eval --umls`: the run's samples go through the bridge (a file made here in its form),
+/// and the same command rerun with its output takes every completion from the cache and adds
+/// UMLS-F1, recording the bridge's fingerprint; a row made from another answer stops it,
+/// naming the request.
+#[test]
+fn eval_adds_umls_f1_from_the_bridge_file_on_a_rerun() {
+    use clue_wasm::tasks::{Reference, TaskSettings, TokenCounter, build_requests};
+    struct Chars;
+    impl TokenCounter for Chars {
+        fn count(&self, text: &str) -> usize {
+            text.len().div_ceil(4)
+        }
+        fn truncate_right(&self, text: &str, _: usize) -> String {
+            text.to_string()
+        }
+        fn truncate_left(&self, text: &str, _: usize) -> String {
+            text.to_string()
+        }
+    }
+    let out = scratch("eval-umls");
+    let _ = std::fs::remove_dir_all(&out);
+    let model = format!(
+        "{}/tests/golden/archs/llama-Q4_K_M.gguf",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let args = [
+        "--model",
+        &model,
+        "--tasks",
+        "probsum,medisumqa",
+        "--max-new-tokens",
+        "4",
+        "--resamples",
+        "0",
+    ];
+    let first = eval_to_end(&out, &args);
+    assert_eq!(
+        first["tasks"]["probsum"]["not_computed"],
+        serde_json::json!(["bertscore_f1", "umls_f1"])
+    );
+    assert!(first["run"].get("umls").is_none());
+
+    // The bridge's output for these samples: P = 1/2, R = 1 for every one.
+    let mut references = std::collections::HashMap::new();
+    for task in [
+        clue_wasm::data::TaskId::ProbSum,
+        clue_wasm::data::TaskId::MeDiSumQa,
+    ] {
+        let file = clue_wasm::data::demo::file(task);
+        let dataset = clue_wasm::data::read(file.name, file.bytes, Some(task)).unwrap();
+        for request in build_requests(&dataset, &TaskSettings::default(), &Chars).unwrap() {
+            if let Reference::Text { text } = request.reference {
+                references.insert((task.as_str().to_string(), request.id), text);
+            }
+        }
+    }
+    let sha = clue_wasm::metrics::umls::text_sha256;
+    let mut bridge =
+        String::from("{\"fingerprint\": {\"bridge\": \"clue-umls 1\", \"kb\": \"test\"}}\n");
+    let samples = std::fs::read_to_string(out.join("samples.jsonl")).unwrap();
+    let mut ids = Vec::new();
+    for line in samples.lines() {
+        let sample: serde_json::Value = serde_json::from_str(line).unwrap();
+        let task = sample["task"].as_str().unwrap().to_string();
+        let id = sample["id"].as_str().unwrap().to_string();
+        let answer = sample["answer"]["text"].as_str().unwrap();
+        let reference = &references[&(task.clone(), id.clone())];
+        let row = serde_json::json!({
+            "task": task, "id": id,
+            "prediction_sha256": sha(answer), "reference_sha256": sha(reference),
+            "prediction_entities": ["renal failure", "sepsis"], "reference_entities": ["sepsis"],
+            "precision": 0.5, "recall": 1.0, "f1": 2.0 / 3.0,
+        });
+        bridge.push_str(&format!("{row}\n"));
+        ids.push((task, id));
+    }
+    assert_eq!(ids.len(), 2, "the quick demo: one sample of each task");
+    let umls = scratch("eval-umls.jsonl");
+    std::fs::write(&umls, &bridge).unwrap();
+    let umls_arg = umls.display().to_string();
+    let mut with_umls = args.to_vec();
+    with_umls.extend(["--umls", &umls_arg]);
+    let second = eval_to_end(&out, &with_umls);
+    assert_eq!(
+        second["run"]["generated"], 0,
+        "every completion from the cache"
+    );
+    for task in ["probsum", "medisumqa"] {
+        let f1 = second["tasks"][task]["metrics"]["umls_f1"]
+            .as_f64()
+            .unwrap();
+        assert!((f1 - 2.0 / 3.0).abs() < 1e-12, "{task}: {f1}");
+        assert_eq!(second["tasks"][task]["metrics"]["umls_p"], 0.5);
+        assert_eq!(
+            second["tasks"][task]["not_computed"],
+            serde_json::json!(["bertscore_f1"])
+        );
+    }
+    assert_eq!(second["run"]["umls"]["fingerprint"]["kb"], "test");
+    assert_eq!(second["run"]["umls"]["samples"], 2);
+    let samples = std::fs::read_to_string(out.join("samples.jsonl")).unwrap();
+    assert!(
+        samples.lines().all(|l| l.contains("\"umls_f1\"")),
+        "{samples}"
+    );
+
+    // The bridge ran on another answer: the run stops and names the request.
+    let (task, id) = &ids[0];
+    let tampered: String = bridge
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let mut row: serde_json::Value = serde_json::from_str(line).unwrap();
+            if i == 1 {
+                row["prediction_sha256"] = sha("another answer").into();
+            }
+            format!("{row}\n")
+        })
+        .collect();
+    assert_ne!(tampered, bridge);
+    std::fs::write(&umls, &tampered).unwrap();
+    let output = eval_output(&out, &with_umls);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "line 2: {task} request {id:?}: the bridge read another answer"
+        )),
+        "{stderr}"
+    );
+}

@@ -49,15 +49,12 @@ fn rescoring_runs_in_the_browser() {
             other => panic!("a MedNLI demo file holds MedNLI rows, not {other:?}"),
         })
         .collect();
-    let results = clue_wasm::web::rescore(
-        demo.name,
-        demo.bytes,
-        "preds.jsonl",
-        predictions.as_bytes(),
-        JsValue::UNDEFINED,
-    )
-    .map_err(JsValue::from)
-    .expect("rescoring succeeds");
+    let mut files = clue_wasm::web::RescoreFiles::new();
+    files.add_data(demo.name, demo.bytes);
+    files.set_predictions("preds.jsonl", predictions.as_bytes());
+    let results = clue_wasm::web::rescore(&files, JsValue::UNDEFINED)
+        .map_err(JsValue::from)
+        .expect("rescoring succeeds");
     let accuracy = js_sys::Reflect::get(&results, &"tasks".into())
         .and_then(|t| js_sys::Reflect::get(&t, &"mednli".into()))
         .and_then(|t| js_sys::Reflect::get(&t, &"metrics".into()))
@@ -65,15 +62,13 @@ fn rescoring_runs_in_the_browser() {
         .expect("results.tasks.mednli.metrics.accuracy exists");
     assert_eq!(accuracy.as_f64(), Some(1.0));
 
-    let error = clue_wasm::web::rescore(
-        demo.name,
-        demo.bytes,
+    files.set_predictions(
         "preds.jsonl",
         b"{\"id\": \"no-such-row\", \"prediction\": \"x\"}\n",
-        JsValue::UNDEFINED,
-    )
-    .map_err(JsValue::from)
-    .expect_err("an unknown id is refused");
+    );
+    let error = clue_wasm::web::rescore(&files, JsValue::UNDEFINED)
+        .map_err(JsValue::from)
+        .expect_err("an unknown id is refused");
     let message = js_sys::Reflect::get(&error, &"message".into())
         .ok()
         .and_then(|m| m.as_string())

@@ -1,5 +1,6 @@
 // The BERTScore model picker the Evaluate and Rescore forms share: none, the small model served
-// with the page, a Hugging Face-style model directory at a URL (the worker fetches its files and
+// with the page, one of the models CLUE prescribes (SciBERT, Bio_ClinicalBERT) from Hugging Face,
+// a Hugging Face-style model directory at a URL (the worker fetches its files and
 // caches them), or the files of a local model directory (read in the worker, never uploaded),
 // and the layer BERTScore reads. Each form has the same controls under its own id prefix
 // (`bert-` in Evaluate, `rescore-bert-` in Rescore): <prefix>model (the select), <prefix>remote
@@ -7,7 +8,7 @@
 // <prefix>files and <prefix>files-status, <prefix>named (the name row, for a URL or local files)
 // with <prefix>name and <prefix>name-error, and <prefix>layer with <prefix>layer-error.
 import { byId } from './dom.js';
-import { SERVED_BERT, bertLayerFor, megabytes } from './models.js';
+import { HUB_BERT, SERVED_BERT, bertLayerFor, hubUrl, megabytes } from './models.js';
 
 /**
  * What the BERT loader needs of a model directory, each one of its alternatives, as
@@ -48,6 +49,13 @@ function directoryUrl(text) {
 function urlName(url) {
   const segments = new URL(url).pathname.split('/').filter((s) => s && s !== 'resolve' && s !== 'main');
   return segments.length ? segments[segments.length - 1] : '';
+}
+
+/** The directory and name of a model the select names by itself: the served one or a hub one. */
+function fixedModel(source) {
+  if (source === 'served') return { url: SERVED_BERT.url, name: SERVED_BERT.name };
+  const hub = HUB_BERT[source];
+  return { url: hubUrl(hub.repo), name: hub.name };
 }
 
 /** The picker of the controls named `<prefix>…`; returns what its form needs of it. */
@@ -105,6 +113,7 @@ export function bertPicker(prefix) {
   /** The layer `clue eval` would read from the chosen model, or undefined where it has none. */
   function suggestedLayer() {
     if (select.value === 'served') return SERVED_BERT.layer;
+    if (HUB_BERT[select.value]) return HUB_BERT[select.value].layer;
     if (select.value === 'url') return bertLayerFor(`${nameInput.value} ${urlInput.value}`);
     if (select.value === 'files') return bertLayerFor([nameInput.value, ...[...filesInput.files].map((f) => f.name)].join(' '));
     return undefined;
@@ -194,10 +203,10 @@ export function bertPicker(prefix) {
     read() {
       const source = select.value;
       if (source === 'none') return { bert: null, saved: null };
-      if (source === 'served') {
+      if (source === 'served' || HUB_BERT[source]) {
         const layer = checkLayer();
         if (layer === null) return { error: layerError.textContent, field: layerInput };
-        return { bert: { url: SERVED_BERT.url, name: SERVED_BERT.name, layer }, saved: { source, layer } };
+        return { bert: { ...fixedModel(source), layer }, saved: { source, layer } };
       }
       if (source === 'url') {
         const url = checkUrl();
@@ -238,7 +247,7 @@ export function bertPicker(prefix) {
     /** The BERT model of a saved choice, or `{error}` while its local files must be chosen again. */
     resume(saved) {
       if (!saved) return { bert: null };
-      if (saved.source === 'served') return { bert: { url: SERVED_BERT.url, name: SERVED_BERT.name, layer: saved.layer } };
+      if (saved.source === 'served' || HUB_BERT[saved.source]) return { bert: { ...fixedModel(saved.source), layer: saved.layer } };
       if (saved.source === 'url') return { bert: { url: saved.url, name: saved.name, layer: saved.layer } };
       const { files } = pickedFiles();
       const same = files.length === saved.files.length
@@ -251,7 +260,7 @@ export function bertPicker(prefix) {
 
     /** The BERTScore of a saved choice, as the offer to resume its run names it. */
     describe(saved) {
-      if (saved.source === 'served') return `BERTScore with ${SERVED_BERT.name} layer ${saved.layer}`;
+      if (saved.source === 'served' || HUB_BERT[saved.source]) return `BERTScore with ${fixedModel(saved.source).name} layer ${saved.layer}`;
       if (saved.source === 'url') return `BERTScore with ${saved.name} from ${saved.url} (layer ${saved.layer})`;
       return `BERTScore with the local ${saved.name} files (layer ${saved.layer}), which you will be asked to choose again`;
     },

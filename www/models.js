@@ -17,6 +17,21 @@ export const SERVED_BERT = {
 };
 
 /**
+ * The BERT models CLUE's profiles prescribe, offered by their Hugging Face directories (the
+ * worker fetches the files once and caches them): SciBERT, layer 8 (MeQSum in the paper
+ * profile, every task in the current one), and Bio_ClinicalBERT, layer 9 (Problem Summary and
+ * MeDiSumQA in the paper profile). The names are the hub's, which `prescribed_bert` in
+ * src/eval/run.rs compares against.
+ */
+export const HUB_BERT = {
+  scibert: { name: 'scibert_scivocab_uncased', repo: 'allenai/scibert_scivocab_uncased', layer: 8 },
+  'bio-clinicalbert': { name: 'Bio_ClinicalBERT', repo: 'emilyalsentzer/Bio_ClinicalBERT', layer: 9 },
+};
+
+/** The Hugging Face directory of a hub repository, as the worker fetches its files from. */
+export const hubUrl = (repo) => `https://huggingface.co/${repo}/resolve/main/`;
+
+/**
  * The layer CLUE reads from a BERT model that `text` (its directory's and files' names) names:
  * 8 for SciBERT, 9 for Bio_ClinicalBERT, as `clue eval` defaults; undefined for any other.
  */

@@ -1,7 +1,8 @@
-// The Rescore section: a data file and the predictions made for it (JSON Lines of {id,
-// prediction}, or the samples.jsonl of a run) are scored in the worker without a language model,
-// the same way `clue score` does natively; with a BERT model chosen, BERTScore is computed too
-// (`clue score --bert-model`). Both files, and a local BERT model's, stay on this machine.
+// The Rescore section: data files (one, or one per task of a run) and the predictions made for
+// them (JSON Lines of {id, prediction}, or the samples.jsonl of a run) are scored in the worker
+// without a language model, the same way `clue score` does natively; with a BERT model chosen,
+// BERTScore is computed too (`clue score --bert-model`), and with the UMLS bridge's file, UMLS-F1
+// (`clue score --umls`). Every file, and a local BERT model's, stays on this machine.
 import { bertPicker } from './bert-picker.js';
 import { byId, element } from './dom.js';
 import { loadingText } from './models.js';
@@ -29,9 +30,11 @@ export function setupRescore(hub) {
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    const data = byId('rescore-data').files[0];
+    const data = [...byId('rescore-data').files];
     const predictions = byId('rescore-predictions').files[0];
-    if (!data || !predictions) return refuse('Choose the data file and the predictions file first.', byId(data ? 'rescore-predictions' : 'rescore-data'));
+    const umls = byId('rescore-umls').files[0];
+    if (!data.length || !predictions) return refuse('Choose the data file and the predictions file first.', byId(data.length ? 'rescore-predictions' : 'rescore-data'));
+    if (data.length > 1 && byId('rescore-task').value) return refuse('A task can be chosen for one data file only; several are each detected.', byId('rescore-task'));
     const bertChoice = bertPick.read();
     if (bertChoice.error) return refuse(`BERTScore: ${bertChoice.error}`, bertChoice.field);
     const { bert } = bertChoice;
@@ -40,14 +43,15 @@ export function setupRescore(hub) {
     section.dataset.state = 'running';
     byId('rescore-run').disabled = true;
     if (bert) hub.setBusy('rescore');
-    status.textContent = `Scoring ${predictions.name} against ${data.name}…`;
+    status.textContent = `Scoring ${predictions.name} against ${data.map((file) => file.name).join(', ')}…`;
     const options = { profile: byId('rescore-profile').value, mode: byId('rescore-mode').value, compat: byId('rescore-compat').checked };
     if (byId('rescore-task').value) options.task = byId('rescore-task').value;
     profile = options.profile;
     hub.send({
       type: 'rescore',
-      data: { name: data.name, bytes: await data.arrayBuffer() },
+      data: await Promise.all(data.map(async (file) => ({ name: file.name, bytes: await file.arrayBuffer() }))),
       predictions: { name: predictions.name, bytes: await predictions.arrayBuffer() },
+      umls: umls ? { name: umls.name, bytes: await umls.arrayBuffer() } : null,
       options,
       bert,
       // The Rescore form has no backend select of its own: BERTScore runs where the Evaluate

@@ -3,7 +3,8 @@
 // Scores that were not computed (BERTScore, UMLS) say so; they are never shown as 0. Each
 // number's cell carries its exact value in `data-value` ("null" when not computed). Results with
 // BERTScore (an evaluation's `run.bertscore`, a rescoring's top-level `bertscore`) name its BERT
-// model and layer, and the tasks where they are not the paper's.
+// model and layer, and the tasks where they are not the paper's; results with UMLS-F1 name the
+// bridge's file and environment.
 import { element } from './dom.js';
 
 /** CLUE's tasks in its order, with the extensions of their official file formats. */
@@ -20,7 +21,8 @@ export const taskName = (id) => (TASKS.find((t) => t.id === id) || { name: id })
 
 const METRIC_NAMES = {
   accuracy: 'Accuracy', rouge1: 'ROUGE-1', rouge2: 'ROUGE-2', rougeL: 'ROUGE-L', rougeLsum: 'ROUGE-Lsum',
-  bertscore_p: 'BERTScore P', bertscore_r: 'BERTScore R', bertscore_f1: 'BERTScore F1', umls_f1: 'UMLS F1',
+  bertscore_p: 'BERTScore P', bertscore_r: 'BERTScore R', bertscore_f1: 'BERTScore F1',
+  umls_p: 'UMLS P', umls_r: 'UMLS R', umls_f1: 'UMLS F1',
   icd_em_p: 'ICD EM P', icd_em_r: 'ICD EM R', icd_em_f1: 'ICD EM F1',
   icd_ap_p: 'ICD AP P', icd_ap_r: 'ICD AP R', icd_ap_f1: 'ICD AP F1', icd_valid: 'ICD valid',
   task1: 'Task 1', task2: 'Task 2', task3: 'Task 3',
@@ -84,6 +86,22 @@ function bertscoreNote(bert, profile, results, id) {
 }
 
 /**
+ * Where the UMLS values came from (a results' `umls` block): the bridge's file and the pipeline
+ * and versions its fingerprint names.
+ */
+function umlsNote(umls, id) {
+  const fingerprint = umls.fingerprint || {};
+  const pipeline = fingerprint.pipeline || {};
+  const packages = fingerprint.packages || {};
+  const parts = [
+    pipeline.name && `pipeline ${pipeline.name}${pipeline.version ? ` ${pipeline.version}` : ''}`,
+    packages.scispacy && `scispaCy ${packages.scispacy}`,
+  ].filter(Boolean);
+  return element('p', `UMLS-F1: ${umls.samples} samples from ${umls.file} (${[fingerprint.bridge, ...parts].filter(Boolean).join(', ')}).`,
+    { id: `${id}-umls-note`, class: 'umls-note' });
+}
+
+/**
  * Renders `results` into `container`, replacing what was there; the tables' ids start with `id`.
  * `profile` is the one the results were computed under: an evaluation's results record it, a
  * rescoring's do not.
@@ -128,6 +146,8 @@ export function renderResults(container, results, id, profile = results.run && r
   // An evaluation keeps its BERTScore block in `run`; a rescoring, which has no run, at the top.
   const bert = (results.run || results).bertscore;
   if (bert) container.appendChild(bertscoreNote(bert, profile, results, id));
+  const umls = (results.run || results).umls;
+  if (umls) container.appendChild(umlsNote(umls, id));
   container.append(levels);
 }
 

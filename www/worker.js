@@ -531,13 +531,30 @@ async function rememberCompletion(key, generated, origin) {
 }
 
 /** Scores saved predictions against their data file, with BERTScore from `bert` when given. */
-async function rescore({ data, predictions, options, bert, backend }) {
-  const inputs = [data.name, new Uint8Array(data.bytes), predictions.name, new Uint8Array(predictions.bytes), options];
+/** The worker's copy of the page's files for the scorer: data files, predictions, UMLS file. */
+function rescoreFiles(data, predictions, umls) {
+  const files = new clue.RescoreFiles();
+  for (const file of data) files.addData(file.name, new Uint8Array(file.bytes));
+  files.setPredictions(predictions.name, new Uint8Array(predictions.bytes));
+  if (umls) files.setUmls(umls.name, new Uint8Array(umls.bytes));
+  return files;
+}
+
+async function rescore({ data, predictions, umls, options, bert, backend }) {
+  const files = rescoreFiles(data, predictions, umls);
+  try {
+    await rescoreWith(files, options, bert, backend);
+  } finally {
+    files.free();
+  }
+}
+
+async function rescoreWith(files, options, bert, backend) {
   let results;
   try {
-    // Without BERTScore this is the whole answer; with it, this checks both files first, so a
+    // Without BERTScore this is the whole answer; with it, this checks the files first, so a
     // wrong file is refused at once rather than after a BERT model's download.
-    results = clue.rescore(...inputs);
+    results = clue.rescore(files, options);
   } catch (e) {
     reportFailure(e, (message) => ({ type: 'rescore-error', message }));
     return;
@@ -547,7 +564,7 @@ async function rescore({ data, predictions, options, bert, backend }) {
       postMessage({ type: 'rescore-bertscore', stage: 'loading', model: bert.name, layer: bert.layer, backend });
       const scorer = await loadBert(bert, backend);
       postMessage({ type: 'rescore-bertscore', stage: 'scoring', model: scorer.name, layer: scorer.layer, backend });
-      results = await clue.rescoreWithBertscore(...inputs, scorer);
+      results = await clue.rescoreWithBertscore(files, options, scorer);
     } catch (e) {
       reportFailure(e, (message) => ({ type: 'rescore-error', message: `BERTScore: ${message}` }));
       return;

@@ -1,7 +1,8 @@
 //! The runner: [`Evaluation`] plans a run of a model on datasets and records its samples
 //! (`clue eval` and the page's worker drive it); [`rescore`] joins predictions made anywhere to
 //! the requests a dataset yields, reads them as CLUE reads answers, scores and aggregates them
-//! (`clue score` and the page's Rescore mode). [`read_cache`] reads the native completion
+//! (`clue score` and the page's Rescore mode), one data file or several ([`rescore_all`]);
+//! UMLS-F1 comes in from the bridge's file ([`Rescored::apply_umls`]). [`read_cache`] reads the native completion
 //! cache's file.
 
 mod cache_file;
@@ -15,7 +16,8 @@ use serde::Serialize;
 use crate::data::{DataError, Dataset, TaskId};
 use crate::metrics::aggregate::{AggregateOptions, Results, aggregate};
 use crate::metrics::bertscore::{BertScore, BertScoreOptions, BertScorer};
-use crate::metrics::{Metric, SampleScores};
+use crate::metrics::umls::{UmlsError, UmlsFile, UmlsRecord, has_umls};
+use crate::metrics::{Metric, Prf, SampleScores};
 use crate::tasks::{
     Answer, Prediction, Profile, ReadingMode, Reference, TaskError, TaskSettings, TokenCounter,
     build_requests, read_prediction, score,
@@ -78,6 +80,9 @@ pub enum EvalError {
         /// What does not fit.
         reason: String,
     },
+    /// The UMLS bridge's file is unusable or does not fit the samples scored.
+    #[error(transparent)]
+    Umls(#[from] UmlsError),
     /// Not one prediction matched a request.
     #[error("{file}: no prediction matches a request of the {task} file")]
     NothingMatched {
@@ -119,6 +124,9 @@ pub struct Rescored {
     /// The BERT model and layer of the BERTScore values, when they were computed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bertscore: Option<BertScoreRecord>,
+    /// The UMLS bridge's file and environment, when UMLS-F1 was merged in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub umls: Option<UmlsRecord>,
     /// The scored samples in request order.
     #[serde(skip)]
     pub samples: Vec<ScoredSample>,
@@ -161,6 +169,40 @@ impl Rescored {
                 sample.metrics.insert(Metric::BertscoreF1, score.f1);
             }
         }
+        self.aggregate_again(aggregation);
+        self.bertscore = Some(BertScoreRecord::new(
+            model,
+            layer,
+            profile,
+            self.results.tasks.keys().copied(),
+            scores.len(),
+        ));
+    }
+
+    /// Adds UMLS P/R/F1 from the bridge's `file` to every Problem Summary and MeDiSumQA sample
+    /// and aggregates again with `aggregation`. Every such sample needs its row, made from the
+    /// same answer and reference; otherwise nothing changes and the error names the id.
+    pub fn apply_umls(
+        &mut self,
+        file: &UmlsFile,
+        aggregation: &AggregateOptions,
+    ) -> Result<(), EvalError> {
+        let scores = umls_scores(
+            file,
+            self.samples
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (i, s.task, s.id.as_str(), &s.prediction.answer, &s.reference)),
+        )?;
+        for &(index, prf) in &scores {
+            insert_umls(&mut self.samples[index].metrics, prf);
+        }
+        self.aggregate_again(aggregation);
+        self.umls = Some(file.record(scores.len()));
+        Ok(())
+    }
+
+    fn aggregate_again(&mut self, aggregation: &AggregateOptions) {
         let mut per_task: BTreeMap<TaskId, Vec<SampleScores>> = BTreeMap::new();
         for sample in &self.samples {
             per_task
@@ -169,13 +211,6 @@ impl Rescored {
                 .push(sample.metrics.clone());
         }
         self.results = aggregate(&per_task, aggregation);
-        self.bertscore = Some(BertScoreRecord::new(
-            model,
-            layer,
-            profile,
-            per_task.keys().copied(),
-            scores.len(),
-        ));
     }
 
     /// Computes BERTScore with `scorer` for every sample that has it (see
@@ -302,6 +337,97 @@ pub fn rescore(
         unanswered: BTreeMap::from([(dataset.task, unanswered)]),
         few_shot_ignored: BTreeMap::from([(dataset.task, few_shot)]),
         bertscore: None,
+        umls: None,
         samples,
     })
+}
+
+/// [`rescore`] over several data files (one per task) and one predictions file, aggregated
+/// together, so that a samples file of a whole run gets its Level scores. With more than one
+/// data file every prediction line must name its task (samples files do), since ids repeat
+/// across tasks.
+pub fn rescore_all(
+    datasets: &[Dataset],
+    predictions_file: &str,
+    predictions: &[PredictionLine],
+    settings: &TaskSettings,
+    mode: ReadingMode,
+    aggregation: &AggregateOptions,
+) -> Result<Rescored, EvalError> {
+    let mut tasks = std::collections::BTreeSet::new();
+    for dataset in datasets {
+        if !tasks.insert(dataset.task) {
+            return Err(EvalError::Settings {
+                field: "data",
+                message: format!(
+                    "two data files of {} ({}); give one file per task",
+                    dataset.task, dataset.source
+                ),
+            });
+        }
+    }
+    if datasets.len() > 1
+        && let Some(line) = predictions.iter().find(|line| line.task.is_none())
+    {
+        return Err(PredictionsError {
+            file: predictions_file.to_string(),
+            line: Some(line.line),
+            message: "field \"task\" is missing; with several data files each prediction \
+                      must name its task (a samples file of a run does)"
+                .into(),
+        }
+        .into());
+    }
+    let mut all: Option<Rescored> = None;
+    for dataset in datasets {
+        let one = rescore(
+            dataset,
+            predictions_file,
+            predictions,
+            settings,
+            mode,
+            aggregation,
+        )?;
+        match &mut all {
+            None => all = Some(one),
+            Some(all) => {
+                all.unanswered.extend(one.unanswered);
+                all.few_shot_ignored.extend(one.few_shot_ignored);
+                all.samples.extend(one.samples);
+            }
+        }
+    }
+    let Some(mut all) = all else {
+        return Err(EvalError::Settings {
+            field: "data",
+            message: "no data file given".into(),
+        });
+    };
+    all.aggregate_again(aggregation);
+    Ok(all)
+}
+
+/// The UMLS P/R/F1 of each `(index, task, id, answer, reference)` whose task displays UMLS-F1,
+/// all checked against `file` before any is used.
+pub(crate) fn umls_scores<'a>(
+    file: &UmlsFile,
+    samples: impl Iterator<Item = (usize, TaskId, &'a str, &'a Answer, &'a Reference)>,
+) -> Result<Vec<(usize, Prf)>, EvalError> {
+    let mut scores = Vec::new();
+    for (index, task, id, answer, reference) in samples {
+        if !has_umls(task) {
+            continue;
+        }
+        if let (Answer::Text { text }, Reference::Text { text: gold }) = (answer, reference) {
+            scores.push((index, file.scores(task, id, text, gold)?));
+        }
+    }
+    Ok(scores)
+}
+
+/// Puts UMLS P/R/F1 into a sample's metrics.
+pub(crate) fn insert_umls(metrics: &mut SampleScores, prf: Prf) {
+    metrics.insert(Metric::UmlsP, prf.precision);
+    metrics.insert(Metric::UmlsR, prf.recall);
+    metrics.insert(Metric::UmlsF1, prf.fmeasure);
 }

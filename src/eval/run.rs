@@ -17,6 +17,7 @@ use crate::data::{Dataset, TaskId};
 use crate::loader::tokenizer::Tokenizer;
 use crate::metrics::aggregate::{AggregateOptions, Results, aggregate};
 use crate::metrics::bertscore::{BertScore, BertScoreOptions, BertScorer};
+use crate::metrics::umls::{UmlsFile, UmlsRecord};
 use crate::metrics::{Metric, SampleScores};
 use crate::model::{
     Control, EncodedPrompt, GenerateSettings, LoadError, LoadedModel, StopReason, hex,
@@ -331,6 +332,10 @@ pub struct RunRecord {
     pub from_cache: usize,
     /// The BERT model BERTScore was computed with; `None` when it was not computed.
     pub bertscore: Option<BertScoreRecord>,
+    /// The UMLS bridge's file and environment fingerprint; absent when UMLS-F1 was not
+    /// computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub umls: Option<UmlsRecord>,
 }
 
 /// Which BERT model and layer gave the BERTScore values, and where they are comparable with
@@ -554,6 +559,7 @@ impl Job {
 /// A planned run and the samples recorded so far.
 pub struct Evaluation {
     bertscore: Option<BertScoreRecord>,
+    umls: Option<UmlsRecord>,
     settings: TaskSettings,
     options: EvalOptions,
     aggregation: AggregateOptions,
@@ -753,6 +759,7 @@ impl Evaluation {
         let samples = vec![None; planned.len()];
         Ok(Evaluation {
             bertscore: None,
+            umls: None,
             settings,
             options,
             aggregation,
@@ -960,6 +967,36 @@ impl Evaluation {
         Ok(())
     }
 
+    /// Adds UMLS P/R/F1 from the bridge's `file` to every recorded Problem Summary and
+    /// MeDiSumQA sample; each needs its row, made from the same answer and reference, or nothing
+    /// changes and the error names the id.
+    pub fn apply_umls(&mut self, file: &UmlsFile) -> Result<(), EvalError> {
+        let scores = super::umls_scores(
+            file,
+            self.planned
+                .iter()
+                .zip(&self.samples)
+                .enumerate()
+                .filter_map(|(i, (planned, sample))| {
+                    let sample = sample.as_ref()?;
+                    Some((
+                        i,
+                        sample.task,
+                        sample.id.as_str(),
+                        &sample.answer,
+                        &planned.request.reference,
+                    ))
+                }),
+        )?;
+        for &(index, prf) in &scores {
+            if let Some(Some(sample)) = self.samples.get_mut(index) {
+                super::insert_umls(&mut sample.metrics, prf);
+            }
+        }
+        self.umls = Some(file.record(scores.len()));
+        Ok(())
+    }
+
     /// The samples recorded so far, in run order.
     pub fn samples(&self) -> impl Iterator<Item = &SampleRecord> {
         self.samples.iter().flatten()
@@ -1021,6 +1058,7 @@ impl Evaluation {
                 generated: progress.generated,
                 from_cache: progress.cached,
                 bertscore: self.bertscore.clone(),
+                umls: self.umls.clone(),
             },
         }
     }

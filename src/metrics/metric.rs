@@ -32,7 +32,14 @@ pub enum Metric {
     /// BERTScore F1.
     #[serde(rename = "bertscore_f1")]
     BertscoreF1,
-    /// UMLS concept F1 (scispaCy in the reference; not computed here).
+    /// UMLS precision: share of the answer's linked concept names found in the reference's.
+    #[serde(rename = "umls_p")]
+    UmlsP,
+    /// UMLS recall: share of the reference's linked concept names found in the answer's.
+    #[serde(rename = "umls_r")]
+    UmlsR,
+    /// UMLS F1 (scispaCy's NER and UMLS linker in the reference; here from the bridge's file,
+    /// see `metrics::umls`, else not computed).
     #[serde(rename = "umls_f1")]
     UmlsF1,
     /// MeDiSumCode exact-match precision.
@@ -79,6 +86,8 @@ impl Metric {
             Metric::BertscoreP => "bertscore_p",
             Metric::BertscoreR => "bertscore_r",
             Metric::BertscoreF1 => "bertscore_f1",
+            Metric::UmlsP => "umls_p",
+            Metric::UmlsR => "umls_r",
             Metric::UmlsF1 => "umls_f1",
             Metric::IcdEmP => "icd_em_p",
             Metric::IcdEmR => "icd_em_r",

@@ -87,19 +87,52 @@ impl Default for RescoreOptions {
     }
 }
 
-/// Scores a predictions file against an official data file, both given as bytes (File API), and
-/// returns the results object of `clue score --json`. `options` is an object with any of
-/// `task`, `profile`, `mode` (`strict`/`flexible`), `compat`, `model_name`, `chat_style`,
-/// `seed`, `resamples`. Errors name the file, line and field.
+/// The files of a rescoring, gathered from the page's inputs: one data file or several (one per
+/// task, to score a whole run's samples with its Levels), the predictions, and optionally the
+/// UMLS bridge's output.
 #[wasm_bindgen]
-pub fn rescore(
-    data_name: &str,
-    data: &[u8],
-    predictions_name: &str,
-    predictions: &[u8],
-    options: JsValue,
-) -> Result<JsValue, JsError> {
-    let (rescored, _, _) = rescore_files(data_name, data, predictions_name, predictions, options)?;
+#[derive(Default)]
+pub struct RescoreFiles {
+    data: Vec<(String, Vec<u8>)>,
+    predictions: Option<(String, Vec<u8>)>,
+    umls: Option<(String, Vec<u8>)>,
+}
+
+#[wasm_bindgen]
+impl RescoreFiles {
+    /// No files yet.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> RescoreFiles {
+        RescoreFiles::default()
+    }
+
+    /// Adds an official data file.
+    #[wasm_bindgen(js_name = addData)]
+    pub fn add_data(&mut self, name: &str, bytes: &[u8]) {
+        self.data.push((name.to_owned(), bytes.to_vec()));
+    }
+
+    /// Sets the predictions file (JSON Lines of `{id, prediction}`, or a run's samples).
+    #[wasm_bindgen(js_name = setPredictions)]
+    pub fn set_predictions(&mut self, name: &str, bytes: &[u8]) {
+        self.predictions = Some((name.to_owned(), bytes.to_vec()));
+    }
+
+    /// Sets the UMLS bridge's JSON Lines (`umls/clue_umls.py`) for UMLS-F1.
+    #[wasm_bindgen(js_name = setUmls)]
+    pub fn set_umls(&mut self, name: &str, bytes: &[u8]) {
+        self.umls = Some((name.to_owned(), bytes.to_vec()));
+    }
+}
+
+/// Scores a predictions file against official data files, all given as bytes (File API), with
+/// UMLS-F1 when the bridge's file is among them, and returns the results object of `clue score
+/// --json`. `options` is an object with any of `task` (with one data file), `profile`, `mode`
+/// (`strict`/`flexible`), `compat`, `model_name`, `chat_style`, `seed`, `resamples`. Errors name
+/// the file, line and field.
+#[wasm_bindgen]
+pub fn rescore(files: &RescoreFiles, options: JsValue) -> Result<JsValue, JsError> {
+    let (rescored, _, _) = rescore_files(files, options)?;
     to_js(&rescored)
 }
 
@@ -108,15 +141,11 @@ pub fn rescore(
 /// the model, layer and the tasks where the values are comparable with the paper's.
 #[wasm_bindgen(js_name = rescoreWithBertscore)]
 pub fn rescore_with_bertscore(
-    data_name: &str,
-    data: &[u8],
-    predictions_name: &str,
-    predictions: &[u8],
+    files: &RescoreFiles,
     options: JsValue,
     scorer: &BertScoreModel,
 ) -> Result<js_sys::Promise, JsError> {
-    let (mut rescored, profile, aggregation) =
-        rescore_files(data_name, data, predictions_name, predictions, options)?;
+    let (mut rescored, profile, aggregation) = rescore_files(files, options)?;
     let scorer = scorer.inner.clone();
     Ok(wasm_bindgen_futures::future_to_promise(async move {
         let fail = |e: String| JsValue::from(JsError::new(&e));
@@ -135,10 +164,7 @@ pub fn rescore_with_bertscore(
 
 /// The rescoring both exports share, with the profile and aggregation it used.
 fn rescore_files(
-    data_name: &str,
-    data: &[u8],
-    predictions_name: &str,
-    predictions: &[u8],
+    files: &RescoreFiles,
     options: JsValue,
 ) -> Result<
     (
@@ -164,8 +190,27 @@ fn rescore_files(
             "rescore options: resamples must be at most 100000",
         ));
     }
-    let dataset = crate::data::read(data_name, data, options.task)?;
+    if files.data.is_empty() {
+        return Err(JsError::new("no data file given"));
+    }
+    if files.data.len() > 1 && options.task.is_some() {
+        return Err(JsError::new(
+            "rescore options: a task goes with one data file; several are detected each",
+        ));
+    }
+    let Some((predictions_name, predictions)) = &files.predictions else {
+        return Err(JsError::new("no predictions file given"));
+    };
+    let datasets = files
+        .data
+        .iter()
+        .map(|(name, bytes)| crate::data::read(name, bytes, options.task))
+        .collect::<Result<Vec<_>, _>>()?;
     let lines = eval::read_predictions(predictions_name, predictions)?;
+    let umls = match &files.umls {
+        Some((name, bytes)) => Some(crate::metrics::umls::UmlsFile::read(name, bytes)?),
+        None => None,
+    };
     let settings = TaskSettings {
         profile,
         chat_style: options.chat_style,
@@ -181,14 +226,17 @@ fn rescore_files(
     if options.compat {
         aggregation = aggregation.with_clue_compat(profile.as_str())?;
     }
-    let rescored = eval::rescore(
-        &dataset,
+    let mut rescored = eval::rescore_all(
+        &datasets,
         predictions_name,
         &lines,
         &settings,
         options.mode,
         &aggregation,
     )?;
+    if let Some(umls) = &umls {
+        rescored.apply_umls(umls, &aggregation)?;
+    }
     Ok((rescored, profile, aggregation))
 }
 

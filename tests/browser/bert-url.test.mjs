@@ -84,3 +84,58 @@ test('a BERT model from a URL, with vocab.txt and pytorch_model.bin only, rescor
     await browser.close();
   }
 });
+
+// The models CLUE prescribes, one choice away: SciBERT from its Hugging Face directory. The hub
+// is played here by the tiny BERT fixture (this machine reaches no hub), so its 2 layers make the
+// suggested layer 8 fail by name first; at layer 2 the run records the hub's model name, and a
+// second rescoring fetches nothing (the worker's model cache).
+test('SciBERT from the Hugging Face hub, one choice away, fetched once', { timeout: 300_000 }, async () => {
+  const browser = await launch();
+  try {
+    const predictions = await writeMeqsumPredictions(browser, mkdtempSync(join(tmpdir(), 'clue-bert-hub-')));
+    const context = await browser.newContext();
+    const hub = 'https://huggingface.co/allenai/scibert_scivocab_uncased/resolve/main/';
+    const requests = [];
+    await context.route('https://huggingface.co/**', (route) => {
+      const url = route.request().url();
+      const file = url.startsWith(hub) ? url.slice(hub.length) : null;
+      const found = SERVED.includes(file);
+      requests.push(`${url} ${found ? 200 : 404}`);
+      return route.fulfill({
+        status: found ? 200 : 404,
+        headers: { 'Access-Control-Allow-Origin': '*', 'Cross-Origin-Resource-Policy': 'cross-origin' },
+        body: found ? readFileSync(join(ROOT, TINY_BERT, file)) : 'not found',
+      });
+    });
+    const page = await openPage(context);
+    await page.selectOption('#eval-backend', 'cpu');
+    await page.setInputFiles('#rescore-data', MEQSUM);
+    await page.setInputFiles('#rescore-predictions', predictions);
+    await page.selectOption('#rescore-bert-model', 'scibert');
+    assert.equal(await page.inputValue('#rescore-bert-layer'), '8', 'SciBERT reads layer 8');
+    assert.equal(await page.isVisible('#rescore-bert-url'), false, 'no URL to type');
+    await page.click('#rescore-run');
+    await page.waitForSelector('#rescore[data-state="done"], #rescore[data-state="error"]', { timeout: 240_000 });
+    assert.equal(await page.getAttribute('#rescore', 'data-state'), 'error');
+    assert.match(await page.textContent('#rescore-status'), /`layer` 8 is past the model's 2 layers/);
+    assert.ok(requests.length > 0 && requests.every((line) => line.startsWith(hub)), requests.join('\n'));
+
+    await page.fill('#rescore-bert-layer', '2');
+    await page.click('#rescore-run');
+    await page.waitForSelector('#rescore[data-state="done"], #rescore[data-state="error"]', { timeout: 240_000 });
+    assert.equal(await page.getAttribute('#rescore', 'data-state'), 'done', await page.textContent('#rescore-status'));
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#rescore-export')]);
+    const results = JSON.parse(readFileSync(await download.path(), 'utf8'));
+    assert.equal(results.bertscore.model, 'scibert_scivocab_uncased');
+    assert.equal(results.bertscore.layer, 2);
+    assert.deepEqual(results.bertscore.comparable_tasks, [], 'layer 2 is not the paper\'s');
+    assert.match(await page.textContent('#rescore-bertscore-note'), /MeQSum: its BERTScore numbers are not comparable/);
+    const fetched = requests.length;
+    await page.click('#rescore-run');
+    await page.waitForSelector('#rescore[data-state="done"]', { timeout: 240_000 });
+    assert.equal(requests.length, fetched, `fetched again: ${requests.slice(fetched).join(', ')}`);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});

@@ -99,3 +99,57 @@ test('rescoring MeQSum with BERTScore on the page equals clue score --bert-model
     await browser.close();
   }
 });
+
+// UMLS-F1 from the bridge: a run's samples against two data files at once, with the bridge's
+// output for them (tests/golden/umls, written by umls/test_bridge.py on its synthetic knowledge
+// base), rescored on the page equal `clue score --umls` with the same files: every number, the
+// Levels and the bridge's fingerprint. A bridge file whose row was made from another answer is
+// refused naming the request.
+const UMLS = join(ROOT, 'tests/golden/umls');
+
+test('UMLS-F1 from the bridge file on the page equals clue score --umls', { timeout: 300_000 }, async () => {
+  const data = [join(UMLS, 'probsum.csv'), join(UMLS, 'medisumqa.json')];
+  const samples = join(UMLS, 'samples.jsonl');
+  const umls = join(UMLS, 'umls.jsonl');
+  const native = JSON.parse(execFileSync(process.env.CLUE_BIN, [
+    'score', '--data', `probsum=${data[0]}`, '--data', `medisumqa=${data[1]}`,
+    '--predictions', samples, '--umls', umls, '--json',
+  ], { cwd: ROOT, encoding: 'utf8' }));
+  assert.equal(typeof native.tasks.probsum.metrics.umls_f1, 'number', 'native computed UMLS-F1');
+  assert.equal(typeof native.tasks.medisumqa.metrics.umls_f1, 'number', 'native computed UMLS-F1');
+  const dir = mkdtempSync(join(tmpdir(), 'clue-rescore-umls-'));
+  const rows = readFileSync(umls, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  const tampered = join(dir, 'umls.jsonl');
+  rows[1].prediction_sha256 = '0'.repeat(64);
+  writeFileSync(tampered, rows.map((row) => JSON.stringify(row)).join('\n') + '\n');
+
+  const browser = await launch();
+  try {
+    const page = await openPage(await browser.newContext());
+    await page.setInputFiles('#rescore-data', data);
+    await page.setInputFiles('#rescore-predictions', samples);
+    await page.setInputFiles('#rescore-umls', umls);
+    await page.click('#rescore-run');
+    await page.waitForSelector('#rescore[data-state="done"], #rescore[data-state="error"]', { timeout: 60_000 });
+    assert.equal(await page.getAttribute('#rescore', 'data-state'), 'done', await page.textContent('#rescore-status'));
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#rescore-export')]);
+    const results = JSON.parse(readFileSync(await download.path(), 'utf8'));
+    // The page knows a file by its name only; natively the path given is recorded.
+    assert.equal(native.umls.file, umls);
+    assert.deepEqual(results, { ...native, umls: { ...native.umls, file: 'umls.jsonl' } });
+    for (const task of ['probsum', 'medisumqa']) {
+      const shown = await page.getAttribute(`#rescore-task-scores tr[data-task="${task}"] [data-metric="umls_f1"]`, 'data-value');
+      assert.ok(Math.abs(Number(shown) - native.tasks[task].metrics.umls_f1) < 1e-9, `${task}: ${shown}`);
+    }
+    assert.match(await page.textContent('#rescore-umls-note'), /^UMLS-F1: \d+ samples from umls\.jsonl \(clue-umls 1/);
+
+    await page.setInputFiles('#rescore-umls', tampered);
+    await page.click('#rescore-run');
+    await page.waitForSelector('#rescore[data-state="error"]', { timeout: 60_000 });
+    const message = await page.textContent('#rescore-status');
+    assert.match(message, new RegExp(`umls\\.jsonl, line 2: ${rows[1].task} request "${rows[1].id}": the bridge read another answer`), message);
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});

@@ -12,6 +12,7 @@ use std::time::{Instant, SystemTime};
 use clue_wasm::data::{self, Dataset, TaskId, demo};
 use clue_wasm::eval::{CacheLine, EvalOptions, Evaluation, Generated, RunContext, read_cache};
 use clue_wasm::metrics::bertscore::{BertScoreOptions, BertScorer};
+use clue_wasm::metrics::umls::UmlsFile;
 use clue_wasm::model::{Backend, Control, LoadedModel};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -32,6 +33,8 @@ pub struct EvalArgs {
     pub json: bool,
     pub bert_model: Option<PathBuf>,
     pub bert_layer: Option<usize>,
+    /// The UMLS bridge's output for this run's samples.
+    pub umls: Option<PathBuf>,
 }
 
 /// The completion cache: `cache.jsonl` in the output directory, one completion per line,
@@ -273,6 +276,17 @@ fn datasets(args: &EvalArgs) -> Result<Vec<(Dataset, Vec<u8>)>, String> {
 pub fn run(mut args: EvalArgs) -> Result<(), String> {
     let started_at = now_rfc3339();
     let datasets = datasets(&args)?;
+    // Read before the model loads, so that a wrong file fails at once, not after the run.
+    let umls = match &args.umls {
+        Some(path) => Some(
+            UmlsFile::read(
+                &path.display().to_string(),
+                &std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?,
+            )
+            .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
     let uses_demo = datasets.iter().any(|(d, _)| d.source.starts_with("demo/"));
     // On the demo sets alone, with no selection of examples, the first impression is the quick
     // demo: the first example of each set, LongHealth's in one prompt per task (8 requests
@@ -360,6 +374,9 @@ pub fn run(mut args: EvalArgs) -> Result<(), String> {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    if let Some(file) = &umls {
+        evaluation.apply_umls(file).map_err(|e| e.to_string())?;
+    }
     if let Some(path) = &args.bert_model {
         let scorer = load_bert(path, args.bert_layer, args.backend)?;
         eprintln!("BERTScore: {} layer {}", scorer.model_name, scorer.layer);

@@ -72,12 +72,18 @@ mod cli {
             #[arg(long, value_parser = parse_task)]
             task: Option<TaskId>,
             /// The official data file (MedNLI JSONL, MeQSum xlsx, Problem Summary CSV,
-            /// LongHealth JSON, MeDiSumQA / MeDiSumCode JSON or JSONL).
-            #[arg(long)]
-            data: PathBuf,
+            /// LongHealth JSON, MeDiSumQA / MeDiSumCode JSON or JSONL), as FILE or TASK=FILE.
+            /// Repeat it (one per task) to score a samples file of a whole run with its Levels.
+            #[arg(long, required = true, value_parser = parse_data_file)]
+            data: Vec<(Option<TaskId>, PathBuf)>,
             /// The predictions (JSON Lines).
             #[arg(long)]
             predictions: PathBuf,
+            /// UMLS-F1 for Problem Summary and MeDiSumQA: the JSON Lines that the bridge
+            /// (umls/clue_umls.py, scispaCy with your licensed UMLS files) wrote for these
+            /// samples. Without it UMLS-F1 is "not computed".
+            #[arg(long, value_name = "FILE")]
+            umls: Option<PathBuf>,
             /// Which reference version's few-shot rows and answer reading to reproduce.
             #[arg(long, default_value = "paper-2024-06", value_parser = parse_profile)]
             profile: Profile,
@@ -191,6 +197,12 @@ mod cli {
             /// The layer BERTScore reads (SciBERT: 8, Bio_ClinicalBERT: 9 by default).
             #[arg(long)]
             bert_layer: Option<usize>,
+            /// UMLS-F1 for Problem Summary and MeDiSumQA: the JSON Lines that the bridge
+            /// (umls/clue_umls.py) wrote for this run's samples.jsonl; rerun the same command
+            /// with it (every completion comes from the cache). Without it UMLS-F1 is "not
+            /// computed".
+            #[arg(long, value_name = "FILE")]
+            umls: Option<PathBuf>,
         },
         /// Generate greedily from a prompt file with a GGUF model or Hugging Face directory.
         Generate {
@@ -329,6 +341,16 @@ mod cli {
         Ok((parse_task(task)?, PathBuf::from(path)))
     }
 
+    /// `TASK=FILE`, or a plain `FILE` whose task is `--task` or detected.
+    fn parse_data_file(text: &str) -> Result<(Option<TaskId>, PathBuf), String> {
+        match text.split_once('=') {
+            Some((task, path)) if TaskId::parse(task).is_some() => {
+                Ok((TaskId::parse(task), PathBuf::from(path)))
+            }
+            _ => Ok((None, PathBuf::from(text))),
+        }
+    }
+
     fn parse_profile(name: &str) -> Result<Profile, String> {
         Profile::parse(name).ok_or_else(|| {
             let known: Vec<&str> = Profile::ALL.iter().map(|p| p.as_str()).collect();
@@ -361,10 +383,12 @@ mod cli {
                     bert_model,
                     bert_layer,
                     backend,
+                    umls,
                 } => super::score::run(super::score::ScoreArgs {
                     task,
                     data: &data,
                     predictions: &predictions,
+                    umls: umls.as_deref(),
                     profile,
                     mode: mode.reading(),
                     compat,
@@ -404,9 +428,11 @@ mod cli {
                     json,
                     bert_model,
                     bert_layer,
+                    umls,
                 } => super::eval::run(super::eval::EvalArgs {
                     bert_model,
                     bert_layer,
+                    umls,
                     model,
                     tasks,
                     data,

@@ -1,5 +1,6 @@
-//! `clue score`: rescoring predictions made anywhere against an official CLUE file, printed as
-//! a table (task, metric, value, 95% CI; Level 1 and Level 2) or as one JSON object.
+//! `clue score`: rescoring predictions made anywhere against official CLUE files (one, or one
+//! per task for a whole run's samples), with BERTScore and the UMLS bridge's values when given,
+//! printed as a table (task, metric, value, 95% CI; Level 1 and Level 2) or as one JSON object.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,14 +9,16 @@ use clue_wasm::data::{self, TaskId};
 use clue_wasm::eval::{self, Rescored};
 use clue_wasm::metrics::aggregate::{AggregateOptions, ComposedScore, Results};
 use clue_wasm::metrics::bertscore::BertScoreOptions;
+use clue_wasm::metrics::umls::UmlsFile;
 use clue_wasm::model::Backend;
 use clue_wasm::tasks::{ChatStyle, Profile, ReadingMode, TaskSettings};
 
 /// What `clue score` was asked to do, validated.
 pub struct ScoreArgs<'a> {
     pub task: Option<TaskId>,
-    pub data: &'a Path,
+    pub data: &'a [(Option<TaskId>, std::path::PathBuf)],
     pub predictions: &'a Path,
+    pub umls: Option<&'a Path>,
     pub profile: Profile,
     pub mode: ReadingMode,
     pub compat: bool,
@@ -35,10 +38,17 @@ fn read_file(path: &Path) -> Result<Vec<u8>, String> {
 
 /// Runs the rescoring and prints it.
 pub fn run(args: ScoreArgs<'_>) -> Result<(), String> {
-    let data_name = args.data.display().to_string();
+    if args.data.len() > 1 && args.task.is_some() {
+        return Err("--task goes with one --data file; give several as TASK=FILE".into());
+    }
+    let mut datasets = Vec::new();
+    for (task, path) in args.data {
+        let name = path.display().to_string();
+        datasets.push(
+            data::read(&name, &read_file(path)?, task.or(args.task)).map_err(|e| e.to_string())?,
+        );
+    }
     let predictions_name = args.predictions.display().to_string();
-    let dataset =
-        data::read(&data_name, &read_file(args.data)?, args.task).map_err(|e| e.to_string())?;
     let predictions = eval::read_predictions(&predictions_name, &read_file(args.predictions)?)
         .map_err(|e| e.to_string())?;
     let settings = TaskSettings {
@@ -58,8 +68,8 @@ pub fn run(args: ScoreArgs<'_>) -> Result<(), String> {
             .with_clue_compat(args.profile.as_str())
             .map_err(|e| e.to_string())?;
     }
-    let mut rescored = eval::rescore(
-        &dataset,
+    let mut rescored = eval::rescore_all(
+        &datasets,
         &predictions_name,
         &predictions,
         &settings,
@@ -67,6 +77,13 @@ pub fn run(args: ScoreArgs<'_>) -> Result<(), String> {
         &aggregation,
     )
     .map_err(|e| e.to_string())?;
+    if let Some(path) = args.umls {
+        let file = UmlsFile::read(&path.display().to_string(), &read_file(path)?)
+            .map_err(|e| e.to_string())?;
+        rescored
+            .apply_umls(&file, &aggregation)
+            .map_err(|e| e.to_string())?;
+    }
     if let Some(path) = args.bert_model {
         let scorer = super::eval::load_bert(path, args.bert_layer, args.backend)?;
         pollster::block_on(rescored.add_bertscore(
@@ -80,7 +97,7 @@ pub fn run(args: ScoreArgs<'_>) -> Result<(), String> {
             rescored.bertscore.as_ref(),
             args.profile,
             &rescored.results,
-            [dataset.task],
+            datasets.iter().map(|d| d.task),
         );
     }
     let text = if args.json {
