@@ -857,3 +857,147 @@ fn eval_adds_umls_f1_from_the_bridge_file_on_a_rerun() {
         "{stderr}"
     );
 }
+
+/// A made-up Hugging Face hub on a local port: answers hf-hub's requests for `repo`'s files
+/// that `dir` holds among `files` (the first byte with the headers hf-hub reads — ETag,
+/// X-Repo-Commit, Content-Range — then ranged downloads), 404 for any other; each request is
+/// logged as "path status".
+fn fake_hub(
+    repo: &'static str,
+    dir: &'static str,
+    files: &'static [&'static str],
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = log.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            let _ = reader.read_line(&mut request);
+            let mut range = None;
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+                    break;
+                }
+                if let Some(value) = header.to_ascii_lowercase().strip_prefix("range: bytes=") {
+                    range = Some(value.trim().to_string());
+                }
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
+            let prefix = format!("/{repo}/resolve/main/");
+            let file = path.strip_prefix(&prefix).filter(|f| files.contains(f));
+            let Some(file) = file else {
+                seen.lock().unwrap().push(format!("{path} 404"));
+                let _ = stream.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                continue;
+            };
+            seen.lock().unwrap().push(format!("{path} 200"));
+            let bytes =
+                std::fs::read(format!("{}/{dir}/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+            let (start, end) = match range.as_deref() {
+                Some("0-0") => (0, 0),
+                Some(open) => (
+                    open.trim_end_matches('-').parse().unwrap_or(0),
+                    bytes.len() - 1,
+                ),
+                None => (0, bytes.len() - 1),
+            };
+            let body = &bytes[start..=end];
+            let etag = clue_wasm::metrics::umls::text_sha256(&format!("{file}{}", bytes.len()));
+            let head = format!(
+                "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {start}-{end}/{}\r\nETag: \"{etag}\"\r\nX-Repo-Commit: {}\r\nConnection: close\r\n\r\n",
+                body.len(),
+                bytes.len(),
+                "0123456789abcdef0123456789abcdef01234567",
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body);
+        }
+    });
+    (address, log)
+}
+
+/// `--bert-model scibert` fetches SciBERT's files from the hub once (here a local stand-in
+/// serving the tiny BERT fixture as SciBERT's directory has them: config.json, vocab.txt,
+/// pytorch_model.bin), into HF_HOME; the scores equal those of the fixture's directory; a second
+/// run asks the hub nothing.
+#[test]
+fn score_fetches_a_prescribed_bert_model_once_by_name() {
+    let (endpoint, log) = fake_hub(
+        "allenai/scibert_scivocab_uncased",
+        "tests/golden/bertscore/tiny-bert",
+        &["config.json", "vocab.txt", "pytorch_model.bin"],
+    );
+    let home = scratch("hf-home");
+    let _ = std::fs::remove_dir_all(&home);
+    let predictions = scratch("hub-meqsum-preds.jsonl");
+    perfect_meqsum_predictions(&predictions);
+    let score = |bert: &str| {
+        let output = clue()
+            .args(["score", "--task", "meqsum", "--json", "--data", MEQSUM])
+            .arg("--predictions")
+            .arg(&predictions)
+            .args([
+                "--bert-model",
+                bert,
+                "--bert-layer",
+                "2",
+                "--resamples",
+                "0",
+            ])
+            .env("HF_HOME", &home)
+            .env("HF_ENDPOINT", &endpoint)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let fetched = score("scibert");
+    let prefix = "/allenai/scibert_scivocab_uncased/resolve/main";
+    let requests = log.lock().unwrap().clone();
+    let asked: Vec<&str> = requests.iter().map(String::as_str).collect();
+    for wanted in [
+        format!("{prefix}/config.json 200"),
+        format!("{prefix}/tokenizer.json 404"),
+        format!("{prefix}/vocab.txt 200"),
+        format!("{prefix}/tokenizer_config.json 404"),
+        format!("{prefix}/model.safetensors 404"),
+        format!("{prefix}/pytorch_model.bin 200"),
+    ] {
+        assert!(
+            asked.contains(&wanted.as_str()),
+            "{wanted} not in {asked:?}"
+        );
+    }
+    assert_eq!(fetched["bertscore"]["model"], "scibert_scivocab_uncased");
+    assert!(
+        home.join("hub/models--allenai--scibert_scivocab_uncased")
+            .is_dir(),
+        "in the standard cache"
+    );
+    let local = score("tests/golden/bertscore/tiny-bert");
+    assert_eq!(
+        fetched["tasks"]["meqsum"]["metrics"],
+        local["tasks"]["meqsum"]["metrics"]
+    );
+
+    let before = log.lock().unwrap().len();
+    let again = score("scibert");
+    assert_eq!(
+        log.lock().unwrap().len(),
+        before,
+        "the second run asked the hub"
+    );
+    assert_eq!(again["tasks"], fetched["tasks"]);
+}

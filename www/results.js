@@ -23,6 +23,10 @@ const METRIC_NAMES = {
   accuracy: 'Accuracy', rouge1: 'ROUGE-1', rouge2: 'ROUGE-2', rougeL: 'ROUGE-L', rougeLsum: 'ROUGE-Lsum',
   bertscore_p: 'BERTScore P', bertscore_r: 'BERTScore R', bertscore_f1: 'BERTScore F1',
   umls_p: 'UMLS P', umls_r: 'UMLS R', umls_f1: 'UMLS F1',
+  // The substitute names itself as one wherever it is shown (metrics::concepts).
+  concept_p: 'Concept P (open vocabularies — not CLUE\'s UMLS)',
+  concept_r: 'Concept R (open vocabularies — not CLUE\'s UMLS)',
+  concept_f1: 'Concept-F1 (open vocabularies — not CLUE\'s UMLS-F1)',
   icd_em_p: 'ICD EM P', icd_em_r: 'ICD EM R', icd_em_f1: 'ICD EM F1',
   icd_ap_p: 'ICD AP P', icd_ap_r: 'ICD AP R', icd_ap_f1: 'ICD AP F1', icd_valid: 'ICD valid',
   task1: 'Task 1', task2: 'Task 2', task3: 'Task 3',

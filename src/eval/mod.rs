@@ -310,7 +310,7 @@ pub fn rescore(
             continue;
         };
         let prediction = read_prediction(request, &answer.prediction, settings, mode);
-        let metrics = score(&prediction, &request.reference)?;
+        let metrics = score_sample(request.task, &prediction, &request.reference)?;
         samples.push(ScoredSample {
             task: request.task,
             id: request.id.clone(),
@@ -405,6 +405,23 @@ pub fn rescore_all(
     };
     all.aggregate_again(aggregation);
     Ok(all)
+}
+
+/// A prediction's metrics: the task's own ([`score`]) and, for the tasks that display UMLS-F1,
+/// the Concept-F1 substitute, which stands beside them and never enters a score.
+pub(crate) fn score_sample(
+    task: TaskId,
+    prediction: &Prediction,
+    reference: &Reference,
+) -> Result<SampleScores, TaskError> {
+    let mut metrics = score(prediction, reference)?;
+    if has_umls(task)
+        && let (Answer::Text { text }, Reference::Text { text: gold }) =
+            (&prediction.answer, reference)
+    {
+        metrics.extend(crate::metrics::concepts::sample_scores(text, gold));
+    }
+    Ok(metrics)
 }
 
 /// The UMLS P/R/F1 of each `(index, task, id, answer, reference)` whose task displays UMLS-F1,

@@ -24,7 +24,7 @@ use crate::model::{
 };
 use crate::tasks::{
     Answer, ChatStyle, Profile, Prompt, ReadingMode, Reference, Request, TaskSettings,
-    TokenCounter, build_requests, read_prediction, score,
+    TokenCounter, build_requests, read_prediction,
 };
 
 /// Version of the cache key's recipe; a change to what a completion depends on bumps it.
@@ -891,7 +891,7 @@ impl Evaluation {
         );
         let prediction =
             read_prediction(request, &prediction_text, &self.settings, self.options.mode);
-        let metrics = score(&prediction, &request.reference)?;
+        let metrics = super::score_sample(request.task, &prediction, &request.reference)?;
         let record = SampleRecord {
             task: request.task,
             id: request.id.clone(),

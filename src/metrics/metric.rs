@@ -42,6 +42,16 @@ pub enum Metric {
     /// see `metrics::umls`, else not computed).
     #[serde(rename = "umls_f1")]
     UmlsF1,
+    /// Concept precision against open vocabularies (`metrics::concepts`): a labelled
+    /// substitute, not CLUE's UMLS-F1, never part of a task score.
+    #[serde(rename = "concept_p")]
+    ConceptP,
+    /// Concept recall against open vocabularies (substitute, see [`Metric::ConceptP`]).
+    #[serde(rename = "concept_r")]
+    ConceptR,
+    /// Concept F1 against open vocabularies (substitute, see [`Metric::ConceptP`]).
+    #[serde(rename = "concept_f1")]
+    ConceptF1,
     /// MeDiSumCode exact-match precision.
     #[serde(rename = "icd_em_p")]
     IcdEmP,
@@ -89,6 +99,9 @@ impl Metric {
             Metric::UmlsP => "umls_p",
             Metric::UmlsR => "umls_r",
             Metric::UmlsF1 => "umls_f1",
+            Metric::ConceptP => "concept_p",
+            Metric::ConceptR => "concept_r",
+            Metric::ConceptF1 => "concept_f1",
             Metric::IcdEmP => "icd_em_p",
             Metric::IcdEmR => "icd_em_r",
             Metric::IcdEmF1 => "icd_em_f1",

@@ -157,30 +157,41 @@ fn read_directory(path: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
     Ok(files)
 }
 
-/// Loads a BERT model directory for BERTScore. Without `layer`, SciBERT and Bio_ClinicalBERT
-/// get CLUE's layers (8 and 9); other models must name one.
+/// Loads a BERT model for BERTScore: a model directory, or one of the prescribed models by name
+/// (`scibert`, `bio-clinicalbert`; fetched once from the hub, see `hub.rs`). Without `layer`,
+/// SciBERT and Bio_ClinicalBERT get CLUE's layers (8 and 9); other models must name one.
 pub fn load_bert(
     path: &Path,
     layer: Option<usize>,
     backend: Backend,
 ) -> Result<BertScorer, String> {
-    let name = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let hub = (!path.exists())
+        .then(|| super::hub::find(&path.to_string_lossy()))
+        .flatten();
+    let name = match hub {
+        Some(model) => model.name.to_owned(),
+        None => path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+    };
     let lowered = name.to_lowercase();
-    let layer = match layer {
-        Some(layer) => layer,
-        None if lowered.contains("scibert") => 8,
-        None if lowered.contains("clinicalbert") => 9,
-        None => {
+    let layer = match (layer, hub) {
+        (Some(layer), _) => layer,
+        (None, Some(model)) => model.layer,
+        (None, None) if lowered.contains("scibert") => 8,
+        (None, None) if lowered.contains("clinicalbert") => 9,
+        (None, None) => {
             return Err(format!(
                 "--bert-model {}: say which layer BERTScore reads with --bert-layer",
                 path.display()
             ));
         }
     };
-    let files = read_directory(path)?;
+    let files = match hub {
+        Some(model) => super::hub::fetch(model)?,
+        None => read_directory(path)?,
+    };
     pollster::block_on(BertScorer::from_hf_directory(&name, &files, layer, backend))
         .map_err(|e| e.to_string())
 }

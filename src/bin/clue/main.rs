@@ -9,6 +9,8 @@ mod eval;
 #[cfg(not(target_arch = "wasm32"))]
 mod generate;
 #[cfg(not(target_arch = "wasm32"))]
+mod hub;
+#[cfg(not(target_arch = "wasm32"))]
 mod score;
 #[cfg(not(target_arch = "wasm32"))]
 mod serve;
@@ -111,7 +113,8 @@ mod cli {
             json: bool,
             /// A BERT model directory (config.json, tokenizer.json or vocab.txt,
             /// model.safetensors or pytorch_model.bin) for BERTScore on MeQSum, Problem Summary
-            /// and MeDiSumQA; without it BERTScore is "not computed".
+            /// and MeDiSumQA, or CLUE's prescribed `scibert` / `bio-clinicalbert`, fetched once
+            /// from the Hugging Face hub into its cache; without it BERTScore is "not computed".
             #[arg(long)]
             bert_model: Option<PathBuf>,
             /// The layer BERTScore reads (SciBERT: 8, Bio_ClinicalBERT: 9 by default).
@@ -191,7 +194,8 @@ mod cli {
             json: bool,
             /// A BERT model directory (config.json, tokenizer.json or vocab.txt,
             /// model.safetensors or pytorch_model.bin) for BERTScore on MeQSum, Problem Summary
-            /// and MeDiSumQA; without it BERTScore is "not computed".
+            /// and MeDiSumQA, or CLUE's prescribed `scibert` / `bio-clinicalbert`, fetched once
+            /// from the Hugging Face hub into its cache; without it BERTScore is "not computed".
             #[arg(long)]
             bert_model: Option<PathBuf>,
             /// The layer BERTScore reads (SciBERT: 8, Bio_ClinicalBERT: 9 by default).
