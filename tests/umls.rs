@@ -2,7 +2,8 @@
 //! demo sets gets its Levels once BERTScore and UMLS-F1 are in, and not before ("not computed",
 //! never 0); a bridge row made from another text is refused naming the id; and the bridge's
 //! committed output on its synthetic data (tests/golden/umls, written by umls/test_bridge.py)
-//! gives the task scores and both Levels of a hand computation.
+//! gives the task scores and both Levels of a hand computation (its whole run is kept as
+//! tests/golden/umls/run-samples.jsonl for the page's test).
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -345,6 +346,16 @@ fn the_bridge_output_gives_the_levels_of_a_hand_computation() {
         .collect();
     let mut predictions = predictions(&datasets);
     predictions.push_str(std::str::from_utf8(&read("samples.jsonl")).unwrap());
+    // The same whole run, kept for the page's test (rescore.test.mjs): CLUE_BLESS=1 rewrites it.
+    let run_samples = format!("{golden}/run-samples.jsonl");
+    if std::env::var_os("CLUE_BLESS").is_some() {
+        std::fs::write(&run_samples, &predictions).unwrap();
+    }
+    assert_eq!(
+        std::fs::read_to_string(&run_samples).unwrap(),
+        predictions,
+        "{run_samples} is not this test's run (CLUE_BLESS=1 rewrites it)"
+    );
     datasets.push(data::read("probsum.csv", &read("probsum.csv"), Some(TaskId::ProbSum)).unwrap());
     datasets.push(
         data::read(

@@ -153,3 +153,49 @@ test('UMLS-F1 from the bridge file on the page equals clue score --umls', { time
     await browser.close();
   }
 });
+
+// A whole run with its Levels: the six tasks' data files at once (the demo sets, the bridge's
+// Problem Summary and MeDiSumQA files), the run's samples (tests/golden/umls/run-samples.jsonl,
+// kept by tests/umls.rs), the bridge's file and BERTScore from the all-MiniLM-L6-v2 served with
+// the page (layer 6, CPU). Level 1 and Level 2 are computed, as `clue score` computes them:
+// UMLS-F1 and ROUGE exactly, what averages BERTScore to 1e-4 (the wasm and native encoders round
+// differently).
+test('a whole run with UMLS-F1 and BERTScore gets both Levels on the page, as clue score', { timeout: 600_000 }, async () => {
+  const demo = (name) => join(ROOT, 'src/data/demo', name);
+  const files = {
+    mednli: demo('mednli.jsonl'), meqsum: demo('meqsum.xlsx'), probsum: join(UMLS, 'probsum.csv'),
+    longhealth: demo('longhealth.json'), medisumqa: join(UMLS, 'medisumqa.json'), medisumcode: demo('medisumcode.jsonl'),
+  };
+  const samples = join(UMLS, 'run-samples.jsonl');
+  const umls = join(UMLS, 'umls.jsonl');
+  const native = JSON.parse(execFileSync(process.env.CLUE_BIN, [
+    'score', ...Object.entries(files).flatMap(([task, file]) => ['--data', `${task}=${file}`]),
+    '--predictions', samples, '--umls', umls,
+    '--bert-model', 'models/all-MiniLM-L6-v2', '--bert-layer', '6', '--backend', 'cpu', '--json',
+  ], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+  assert.equal(typeof native.levels.level1.score, 'number', 'native computed Level 1');
+  assert.equal(typeof native.levels.level2.score, 'number', 'native computed Level 2');
+
+  const browser = await launch();
+  try {
+    const page = await openPage(await browser.newContext());
+    await page.selectOption('#eval-backend', 'cpu');
+    await page.setInputFiles('#rescore-data', Object.values(files));
+    await page.setInputFiles('#rescore-predictions', samples);
+    await page.setInputFiles('#rescore-umls', umls);
+    await page.selectOption('#rescore-bert-model', 'served');
+    await page.click('#rescore-run');
+    await page.waitForSelector('#rescore[data-state="done"], #rescore[data-state="error"]', { timeout: 540_000 });
+    assert.equal(await page.getAttribute('#rescore', 'data-state'), 'done', await page.textContent('#rescore-status'));
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#rescore-export')]);
+    const results = JSON.parse(readFileSync(await download.path(), 'utf8'));
+    assertMatchesNative(results, { ...native, umls: { ...native.umls, file: 'umls.jsonl' } });
+    for (const level of ['level1', 'level2']) {
+      const shown = Number(await page.getAttribute(`#rescore-level-scores tr[data-level="${level}"] td[data-value]`, 'data-value'));
+      assert.ok(Math.abs(shown - native.levels[level].score) <= BERT_TOLERANCE, `${level}: ${shown}, native ${native.levels[level].score}`);
+    }
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await browser.close();
+  }
+});
