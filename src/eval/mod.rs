@@ -2,8 +2,8 @@
 //! (`clue eval` and the page's worker drive it); [`rescore`] joins predictions made anywhere to
 //! the requests a dataset yields, reads them as CLUE reads answers, scores and aggregates them
 //! (`clue score` and the page's Rescore mode), one data file or several ([`rescore_all`]);
-//! UMLS-F1 comes in from the bridge's file ([`Rescored::apply_umls`]). [`read_cache`] reads the native completion
-//! cache's file.
+//! UMLS-F1 comes in from the bridge's file ([`Rescored::apply_umls`]). [`read_cache`] reads the
+//! native completion cache's file.
 
 mod cache_file;
 mod predictions;
