@@ -732,19 +732,8 @@ fn a_listed_model_missing_from_models_says_where_to_get_it() {
 /// naming the request.
 #[test]
 fn eval_adds_umls_f1_from_the_bridge_file_on_a_rerun() {
-    use clue_wasm::tasks::{Reference, TaskSettings, TokenCounter, build_requests};
-    struct Chars;
-    impl TokenCounter for Chars {
-        fn count(&self, text: &str) -> usize {
-            text.len().div_ceil(4)
-        }
-        fn truncate_right(&self, text: &str, _: usize) -> String {
-            text.to_string()
-        }
-        fn truncate_left(&self, text: &str, _: usize) -> String {
-            text.to_string()
-        }
-    }
+    use clue_wasm::eval::NoTokenizer;
+    use clue_wasm::tasks::{Reference, TaskSettings, build_requests};
     let out = scratch("eval-umls");
     let _ = std::fs::remove_dir_all(&out);
     let model = format!(
@@ -776,7 +765,7 @@ fn eval_adds_umls_f1_from_the_bridge_file_on_a_rerun() {
     ] {
         let file = clue_wasm::data::demo::file(task);
         let dataset = clue_wasm::data::read(file.name, file.bytes, Some(task)).unwrap();
-        for request in build_requests(&dataset, &TaskSettings::default(), &Chars).unwrap() {
+        for request in build_requests(&dataset, &TaskSettings::default(), &NoTokenizer).unwrap() {
             if let Reference::Text { text } = request.reference {
                 references.insert((task.as_str().to_string(), request.id), text);
             }

@@ -9,30 +9,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use clue_wasm::data::{self, Dataset, TaskId, demo};
-use clue_wasm::eval::{Rescored, read_predictions, rescore_all};
+use clue_wasm::eval::{NoTokenizer, Rescored, read_predictions, rescore_all};
 use clue_wasm::metrics::Metric;
 use clue_wasm::metrics::aggregate::AggregateOptions;
 use clue_wasm::metrics::bertscore::BertScore;
 use clue_wasm::metrics::umls::{UmlsFile, text_sha256, umls_prf};
-use clue_wasm::tasks::{
-    Profile, ReadingMode, Reference, TaskSettings, TokenCounter, build_requests,
-};
-
-/// About four characters a token; only ids and references matter here.
-struct Chars;
-
-impl TokenCounter for Chars {
-    fn count(&self, text: &str) -> usize {
-        text.chars().count().div_ceil(4)
-    }
-    fn truncate_right(&self, text: &str, max_tokens: usize) -> String {
-        text.chars().take(max_tokens * 4).collect()
-    }
-    fn truncate_left(&self, text: &str, max_tokens: usize) -> String {
-        let skip = text.chars().count().saturating_sub(max_tokens * 4);
-        text.chars().skip(skip).collect()
-    }
-}
+use clue_wasm::tasks::{Profile, ReadingMode, Reference, TaskSettings, build_requests};
 
 fn demo_datasets() -> Vec<Dataset> {
     TaskId::ALL
@@ -49,7 +31,7 @@ fn demo_datasets() -> Vec<Dataset> {
 fn predictions(datasets: &[Dataset]) -> String {
     let mut out = String::new();
     for dataset in datasets {
-        for request in build_requests(dataset, &TaskSettings::default(), &Chars).unwrap() {
+        for request in build_requests(dataset, &TaskSettings::default(), &NoTokenizer).unwrap() {
             let prediction = match (&request.reference, dataset.task) {
                 (_, TaskId::MedNli) => "entailment".to_string(),
                 (_, TaskId::LongHealth) => "A".to_string(),

@@ -236,8 +236,9 @@ impl Rescored {
 
 /// Stands in for the model's tokenizer where only the requests' ids and references matter:
 /// LongHealth's token budget shapes which documents a prompt holds, never a request's id or gold
-/// answer, so rescoring can build requests without the model. Roughly 4 characters a token.
-struct NoTokenizer;
+/// answer, so rescoring (and a test that needs only ids and references) can build requests
+/// without the model. Roughly 4 characters a token.
+pub struct NoTokenizer;
 
 impl TokenCounter for NoTokenizer {
     fn count(&self, text: &str) -> usize {

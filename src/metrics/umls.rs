@@ -107,10 +107,7 @@ pub fn umls_prf(prediction: &BTreeSet<&str>, reference: &BTreeSet<&str>) -> Prf 
 
 /// Lower-case hexadecimal SHA-256 of a text's UTF-8 bytes, as the bridge writes its hashes.
 pub fn text_sha256(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::model::hex(&Sha256::digest(text.as_bytes()))
 }
 
 impl UmlsFile {

@@ -19,6 +19,27 @@ const ORIGIN = 'https://models.example';
 /** The fixture's files the made-up server has under /tiny-bert/; it answers 404 for any other. */
 const SERVED = ['config.json', 'vocab.txt', 'pytorch_model.bin'];
 
+/**
+ * Answers every request to `directory`'s origin in `context` with the tiny BERT fixture's files
+ * that SERVED names, below `directory`, and 404 for the rest (cross-origin headers included:
+ * the page is cross-origin isolated). Returns the log of requests, each "`shown(url)` status".
+ */
+async function serveTinyBert(context, directory, shown) {
+  const requests = [];
+  await context.route(`${new URL(directory).origin}/**`, (route) => {
+    const url = route.request().url();
+    const file = url.startsWith(directory) ? url.slice(directory.length) : null;
+    const found = SERVED.includes(file);
+    requests.push(`${shown(url)} ${found ? 200 : 404}`);
+    return route.fulfill({
+      status: found ? 200 : 404,
+      headers: { 'Access-Control-Allow-Origin': '*', 'Cross-Origin-Resource-Policy': 'cross-origin' },
+      body: found ? readFileSync(join(ROOT, TINY_BERT, file)) : 'not found',
+    });
+  });
+  return requests;
+}
+
 test('a BERT model from a URL, with vocab.txt and pytorch_model.bin only, rescores as clue score --bert-model', { timeout: 300_000 }, async () => {
   const browser = await launch();
   try {
@@ -31,18 +52,7 @@ test('a BERT model from a URL, with vocab.txt and pytorch_model.bin only, rescor
 
     const context = await browser.newContext();
     /** Each request to the made-up origin, as "path status", in the order answered. */
-    const requests = [];
-    await context.route(`${ORIGIN}/**`, (route) => {
-      const path = new URL(route.request().url()).pathname;
-      const file = path.replace('/tiny-bert/', '');
-      const found = SERVED.includes(file);
-      requests.push(`${path} ${found ? 200 : 404}`);
-      return route.fulfill({
-        status: found ? 200 : 404,
-        headers: { 'Access-Control-Allow-Origin': '*', 'Cross-Origin-Resource-Policy': 'cross-origin' },
-        body: found ? readFileSync(join(ROOT, TINY_BERT, file)) : 'not found',
-      });
-    });
+    const requests = await serveTinyBert(context, `${ORIGIN}/tiny-bert/`, (url) => new URL(url).pathname);
     const page = await openPage(context);
     await page.selectOption('#eval-backend', 'cpu');
     await page.setInputFiles('#rescore-data', MEQSUM);
@@ -95,18 +105,7 @@ test('SciBERT from the Hugging Face hub, one choice away, fetched once', { timeo
     const predictions = await writeMeqsumPredictions(browser, mkdtempSync(join(tmpdir(), 'clue-bert-hub-')));
     const context = await browser.newContext();
     const hub = 'https://huggingface.co/allenai/scibert_scivocab_uncased/resolve/main/';
-    const requests = [];
-    await context.route('https://huggingface.co/**', (route) => {
-      const url = route.request().url();
-      const file = url.startsWith(hub) ? url.slice(hub.length) : null;
-      const found = SERVED.includes(file);
-      requests.push(`${url} ${found ? 200 : 404}`);
-      return route.fulfill({
-        status: found ? 200 : 404,
-        headers: { 'Access-Control-Allow-Origin': '*', 'Cross-Origin-Resource-Policy': 'cross-origin' },
-        body: found ? readFileSync(join(ROOT, TINY_BERT, file)) : 'not found',
-      });
-    });
+    const requests = await serveTinyBert(context, hub, (url) => url);
     const page = await openPage(context);
     await page.selectOption('#eval-backend', 'cpu');
     await page.setInputFiles('#rescore-data', MEQSUM);
